@@ -1,0 +1,130 @@
+"""`.gitops-checker.yaml`: declared as a JSON schema, validated whole, then defaulted."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+
+from checker.errors import ConfigError
+from checker.findings import RuleSettings
+from checker.model import Severity
+from checker.parse import Document, parse_yaml
+from checker.schema import DEFAULT_VERSION, SCHEMA_ROOT
+
+CONFIG_NAMES = (".gitops-checker.yaml", ".gitops-checker.yml")
+CONFIG_SCHEMA = SCHEMA_ROOT / "config.schema.json"
+UNKNOWN_KIND_ACTIONS = ("warn", "error", "ignore")
+
+
+@dataclass(frozen=True)
+class Config:
+    kubernetes_version: str = DEFAULT_VERSION
+    fail_on: Severity = Severity.HIGH
+    strict: bool = True
+    unknown_kinds: str = "warn"
+    namespace: str | None = None
+    exclude: tuple[str, ...] = ()
+    crds: tuple[str, ...] = ()
+    rules: Mapping[str, RuleSettings] = field(default_factory=dict)
+    path: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, path: str | None = None) -> Config:
+        """Build from already-validated data."""
+        rules = {
+            key: RuleSettings(
+                severity=Severity(value["severity"]) if "severity" in value else None,
+                enabled=value.get("enabled", True),
+            )
+            for key, value in (data.get("rules") or {}).items()
+        }
+        base = cls()
+        return replace(
+            base,
+            kubernetes_version=data.get("kubernetes_version", base.kubernetes_version),
+            fail_on=Severity(data["fail_on"]) if "fail_on" in data else base.fail_on,
+            strict=data.get("strict", base.strict),
+            unknown_kinds=data.get("unknown_kinds", base.unknown_kinds),
+            namespace=data.get("namespace"),
+            exclude=tuple(data.get("exclude", ())),
+            crds=tuple(data.get("crds", ())),
+            rules=rules,
+            path=path,
+        )
+
+
+def find_config(root: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None, *, display: str | None = None) -> Config:
+    """Read and validate a config file; None gives the defaults."""
+    if path is None:
+        return Config()
+    shown = display or path.as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {shown}: cannot read: {exc}") from None
+    docs = list(parse_yaml(text))
+    for doc in docs:
+        if not isinstance(doc, Document):
+            raise ConfigError(f"config {shown}:{doc.line or '?'}: {doc.message}")
+    data = docs[0].data if docs else None
+    if data is None:
+        return Config(path=shown)
+    if len(docs) > 1:
+        raise ConfigError(f"config {shown}: expected one YAML document, found {len(docs)}")
+    validate_config_data(data, shown)
+    return Config.from_mapping(data, path=shown)
+
+
+def validate_config_data(data: Any, shown: str) -> None:
+    schema = json.loads(CONFIG_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    raise ConfigError("\n".join(_explain(error, schema, shown) for error in errors))
+
+
+def _explain(error: jsonschema.ValidationError, schema: Mapping[str, Any], shown: str) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    found = json.dumps(error.instance, default=str)
+    if len(found) > 60:
+        found = found[:57] + "..."
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extras = [k for k in error.instance if k not in allowed]
+        parts = []
+        for extra in extras:
+            hint = difflib.get_close_matches(extra, allowed, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            where = f"{key}.{extra}" if error.absolute_path else extra
+            parts.append(f"config {shown}: unknown key {where!r}{suggestion} "
+                         f"(expected one of: {', '.join(allowed)})")
+        return "\n".join(parts)
+    expected = _expected(error)
+    return f"config {shown}: key {key!r}: found {found}, expected {expected}"
+
+
+def _expected(error: jsonschema.ValidationError) -> str:
+    schema = error.schema
+    if error.validator == "enum":
+        return "one of " + ", ".join(str(v) for v in error.validator_value)
+    if error.validator == "type":
+        return f"a {error.validator_value}"
+    if error.validator == "pattern":
+        description = schema.get("description", "")
+        return f"a value matching {error.validator_value}" + (
+            f" ({description})" if description else "")
+    return error.message

@@ -1,0 +1,137 @@
+"""Find the files to check: walk directories, honour .gitignore and the config's `exclude`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
+
+import pathspec
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "node_modules", "__pycache__"})
+STDIN = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A file to read: `display` is the POSIX path relative to the root (or `-`)."""
+
+    display: str
+    path: Path | None  # None for stdin
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    display: str
+    reason: str
+
+
+def relative_display(path: Path, root: Path) -> str:
+    """POSIX path relative to `root`, or the absolute POSIX path when outside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return PurePosixPath(absolute.relative_to(os.path.abspath(root))).as_posix()
+    except ValueError:
+        return PurePosixPath(absolute).as_posix()
+
+
+def _gitignore_spec(directory: Path) -> pathspec.PathSpec | None:
+    ignore_file = directory / ".gitignore"
+    if not ignore_file.is_file():
+        return None
+    try:
+        lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def discover(
+    inputs: Iterable[str], root: Path, *, exclude: Iterable[str] = (),
+) -> tuple[list[Candidate], list[Skipped]]:
+    """Files to check, in a stable order, and what was left out on purpose (and why).
+
+    Explicitly named files are always read unless `exclude` matches them; files found by
+    walking a directory must also have a manifest suffix and not be git-ignored. Helm chart
+    directories (with `Chart.yaml`) are not read as plain YAML: their templates need
+    rendering first.
+    """
+    exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    found: dict[str, Candidate] = {}
+    skipped: list[Skipped] = []
+    for raw in inputs:
+        if raw == STDIN:
+            found.setdefault(STDIN, Candidate(STDIN, None))
+            continue
+        path = Path(raw)
+        display = relative_display(path, root)
+        if exclude_spec.match_file(display):
+            skipped.append(Skipped(display, "excluded by config"))
+            continue
+        if path.is_dir():
+            for candidate, skip in _walk(path, root, exclude_spec):
+                if candidate is not None:
+                    found.setdefault(candidate.display, candidate)
+                if skip is not None:
+                    skipped.append(skip)
+        else:
+            found.setdefault(display, Candidate(display, path))
+    candidates = sorted(found.values(), key=lambda c: c.display)
+    return candidates, sorted(set(skipped), key=lambda s: s.display)
+
+
+def _walk(
+    top: Path, root: Path, exclude_spec: pathspec.PathSpec,
+) -> Iterator[tuple[Candidate | None, Skipped | None]]:
+    top_abs = Path(os.path.abspath(top))
+    root_abs = Path(os.path.abspath(root))
+    chain = [top_abs]
+    if root_abs in top_abs.parents:
+        chain = [p for p in reversed(top_abs.parents) if p == root_abs or root_abs in p.parents]
+        chain.append(top_abs)
+    base_specs = [(d, spec) for d in chain if (spec := _gitignore_spec(d)) is not None]
+    # The ignore specs in force for each directory still to visit: (base dir, spec).
+    pending: dict[Path, list[tuple[Path, pathspec.PathSpec]]] = {top_abs: base_specs}
+    for dirpath, dirnames, filenames in os.walk(top_abs, followlinks=False):
+        here = Path(dirpath)
+        specs = pending.pop(here, base_specs)
+        if here != top_abs and (local := _gitignore_spec(here)) is not None:
+            specs = [*specs, (here, local)]
+
+        def ignored(path: Path, is_dir: bool) -> bool:
+            for base, spec in specs:
+                try:
+                    rel = PurePosixPath(path.relative_to(base)).as_posix()
+                except ValueError:
+                    continue
+                if spec.match_file(rel + ("/" if is_dir else "")):
+                    return True
+            return False
+
+        if "Chart.yaml" in filenames:
+            yield None, Skipped(relative_display(here, root),
+                                "Helm chart: not rendered (chart rendering is not built yet)")
+            dirnames[:] = []
+            continue
+        kept_dirs = []
+        for name in sorted(dirnames):
+            sub = here / name
+            display = relative_display(sub, root)
+            if name in SKIPPED_DIRS or exclude_spec.match_file(display + "/") or ignored(sub, True):
+                continue
+            kept_dirs.append(name)
+            pending[sub] = specs
+        dirnames[:] = kept_dirs
+        for name in sorted(filenames):
+            if not name.lower().endswith(MANIFEST_SUFFIXES):
+                continue
+            path = here / name
+            display = relative_display(path, root)
+            if exclude_spec.match_file(display):
+                yield None, Skipped(display, "excluded by config")
+                continue
+            if ignored(path, False):
+                continue
+            yield Candidate(display, path), None

@@ -1,0 +1,104 @@
+"""The one place where a rule's Violation becomes a Finding.
+
+Rules do not know their configured severity, their line, or whether they are suppressed:
+this module stamps the rule's identity, applies severity overrides, looks up the line of
+the offending field, computes a fingerprint and applies in-object suppressions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from checker.model import Finding, Location, Manifest, RuleInfo, Severity, Violation
+
+IGNORE_ANNOTATION = "gitops-checker.io/ignore"
+IGNORE_REASON_ANNOTATION = "gitops-checker.io/ignore-reason"
+IGNORE_UNTIL_ANNOTATION = "gitops-checker.io/ignore-until"
+
+
+def fingerprint(rule_id: str, manifest: Manifest | None, pointer: str, message: str,
+                path: str | None = None) -> str:
+    """Stable across line shifts and file moves: built from what the finding is about."""
+    if manifest is not None:
+        key = manifest.key
+        subject = f"{key.group}/{key.kind}/{key.namespace or ''}/{key.name}"
+    else:
+        subject = f"file:{path or ''}"
+    digest = hashlib.sha256("\x00".join((rule_id, subject, pointer, message)).encode())
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """Per-rule configuration: an overriding severity, or the rule switched off."""
+
+    severity: Severity | None = None
+    enabled: bool = True
+
+
+@dataclass
+class Stamper:
+    """Turns violations into findings, with the configuration and positions it needs."""
+
+    position: Any  # Callable[[Manifest, str], tuple[int | None, int | None]]
+    settings: Mapping[str, RuleSettings] = field(default_factory=dict)
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def enabled(self, rule: RuleInfo) -> bool:
+        return self.settings.get(rule.id, RuleSettings()).enabled
+
+    def stamp(self, rule: RuleInfo, violation: Violation, manifest: Manifest | None, *,
+              path: str | None = None, line: int | None = None) -> Finding:
+        configured = self.settings.get(rule.id)
+        severity = configured.severity if configured and configured.severity else rule.severity
+        if manifest is not None:
+            line, column = self.position(manifest, violation.pointer)
+            location = Location(manifest.location.path, line, column,
+                                manifest.location.pointer + violation.pointer)
+        else:
+            location = Location(path, line, None, violation.pointer)
+        return Finding(
+            rule_id=rule.id,
+            rule_name=rule.name,
+            severity=severity,
+            category=rule.category,
+            message=violation.message,
+            resource=manifest.resource if manifest is not None else None,
+            location=location,
+            engine=rule.engine,
+            fingerprint=fingerprint(rule.id, manifest, violation.pointer, violation.message,
+                                    path),
+            suppressed_by=self.suppression(rule, manifest),
+            details=dict(violation.details),
+        )
+
+    def suppression(self, rule: RuleInfo, manifest: Manifest | None) -> str | None:
+        """The reason an in-object annotation suppresses this rule, if it does."""
+        if manifest is None:
+            return None
+        metadata = manifest.obj.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        if not isinstance(annotations, dict):
+            return None
+        ignored = annotations.get(IGNORE_ANNOTATION)
+        if not isinstance(ignored, str):
+            return None
+        ids = {part.strip() for part in ignored.split(",")}
+        if rule.id not in ids and rule.name not in ids:
+            return None
+        reason = annotations.get(IGNORE_REASON_ANNOTATION)
+        if not isinstance(reason, str) or not reason.strip():
+            return None  # a suppression without a reason is not honoured
+        until = annotations.get(IGNORE_UNTIL_ANNOTATION)
+        if isinstance(until, str) and until.strip():
+            try:
+                expires = dt.date.fromisoformat(until.strip())
+            except ValueError:
+                return None
+            if expires < self.today:
+                return None
+            return f"annotation until {expires.isoformat()}: {reason.strip()}"
+        return f"annotation: {reason.strip()}"

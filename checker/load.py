@@ -1,0 +1,236 @@
+"""Turn files into Manifests: read bytes safely, parse, recognise Kubernetes objects.
+
+A file whose documents are none of them Kubernetes objects (Helm values, CI workflows,
+`kustomization.yaml`) is skipped, not reported. Inside a file that does hold objects, a
+document that is a list, a scalar or a mapping without `apiVersion`/`kind` is an error:
+something meant to be an object went unchecked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from yaml.nodes import Node
+
+from checker.discover import Candidate, Skipped
+from checker.model import Location, Manifest, Resource, ToolError
+from checker.parse import (
+    AmbiguousScalar, Document, DocumentError, compose_document, parse_json, parse_yaml,
+    walk_pointer,
+)
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Files larger than this are not read (reported as unchecked)."""
+
+NOT_CLUSTER_OBJECTS = frozenset({
+    ("kustomize.config.k8s.io", "Kustomization"),
+    ("kustomize.config.k8s.io", "Component"),
+    ("kpt.dev", "Kptfile"),
+    ("", "Config"),  # a kubeconfig
+})
+"""Documents with apiVersion/kind that configure tools rather than describe cluster objects."""
+
+IGNORED_FILENAMES = frozenset({".gitops-checker.yaml", ".gitops-checker.yml",
+                               ".pre-commit-config.yaml", ".pre-commit-hooks.yaml"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: str
+    text: str
+    is_json: bool
+
+
+@dataclass
+class LoadResult:
+    manifests: list[Manifest] = field(default_factory=list)
+    errors: list[ToolError] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    ambiguous: dict[tuple[str, int], tuple[AmbiguousScalar, ...]] = field(default_factory=dict)
+    chunks: dict[tuple[str, int], tuple[int, int, int]] = field(default_factory=dict)
+    files: int = 0
+
+
+def read_text(candidate: Candidate) -> str | ToolError:
+    """Decode a file as Kubernetes tooling would (UTF-8, or UTF-16/32 with a BOM)."""
+    name = candidate.display
+    try:
+        if candidate.path is None:
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            if candidate.path.is_symlink() and not candidate.path.exists():
+                return ToolError("unreadable", "broken symbolic link", name)
+            size = os.path.getsize(candidate.path)
+            if size > MAX_FILE_BYTES:
+                return ToolError("too-large", f"file is {size:,} bytes; the limit is "
+                                 f"{MAX_FILE_BYTES:,}", name)
+            data = candidate.path.read_bytes()
+    except OSError as exc:
+        return ToolError("unreadable", f"cannot read file: {exc.strerror or exc}", name)
+    if len(data) > MAX_FILE_BYTES:
+        return ToolError("too-large", f"input exceeds {MAX_FILE_BYTES:,} bytes", name)
+    for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                       (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+                       (b"\xef\xbb\xbf", "utf-8")):
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec)
+            except UnicodeDecodeError as exc:
+                return _decode_error(name, data, exc, len(bom), codec)
+    if b"\x00" in data[:8192]:
+        return ToolError("binary", "binary file (NUL bytes), not YAML or JSON", name, 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _decode_error(name, data, exc, 0, "utf-8")
+
+
+def _decode_error(name: str, data: bytes, exc: UnicodeDecodeError, skip: int,
+                  codec: str) -> ToolError:
+    line = data.count(b"\n", 0, skip + exc.start) + 1
+    return ToolError("encoding", f"invalid {codec.upper()} at byte {skip + exc.start}: "
+                     f"{exc.reason}", name, line)
+
+
+def is_object(doc: Any) -> bool:
+    return (isinstance(doc, dict) and isinstance(doc.get("apiVersion"), str)
+            and isinstance(doc.get("kind"), str))
+
+
+def is_cluster_object(doc: Mapping[str, Any]) -> bool:
+    group = doc["apiVersion"].rpartition("/")[0]
+    return (group, doc["kind"]) not in NOT_CLUSTER_OBJECTS
+
+
+def load(candidates: Iterable[Candidate], *, default_namespace: str | None = None,
+         progress: Any = None) -> LoadResult:
+    result = LoadResult()
+    for candidate in candidates:
+        if candidate.path is not None and candidate.path.name in IGNORED_FILENAMES:
+            continue
+        result.files += 1
+        _load_one(candidate, result, default_namespace)
+        if progress is not None:
+            progress()
+    return result
+
+
+def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str | None) -> None:
+    name = candidate.display
+    text = read_text(candidate)
+    if isinstance(text, ToolError):
+        result.errors.append(text)
+        return
+    is_json = candidate.display.lower().endswith(".json")
+    if not text.strip():
+        result.skipped.append(Skipped(name, "empty file"))
+        return
+    entries = list(parse_json(text) if is_json else parse_yaml(text))
+    documents = [e for e in entries if isinstance(e, Document)]
+    for entry in entries:
+        if isinstance(entry, DocumentError):
+            result.errors.append(ToolError(entry.kind, _error_text(entry), name, entry.line))
+    objects = [d for d in documents if is_object(d.data) and is_cluster_object(d.data)]
+    if not objects and not any(isinstance(e, DocumentError) for e in entries):
+        if any(d.data is not None for d in documents):
+            result.skipped.append(Skipped(name, "not Kubernetes objects"))
+        else:
+            result.skipped.append(Skipped(name, "no documents"))
+        return
+    result.sources[name] = SourceFile(name, text, is_json)
+    for doc in documents:
+        result.chunks[(name, doc.index)] = doc.chunk
+        if doc.ambiguous:
+            result.ambiguous[(name, doc.index)] = doc.ambiguous
+        data = doc.data
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            shape = "a list" if isinstance(data, list) else "a scalar"
+            result.errors.append(ToolError(
+                "not-an-object", f"document {doc.index + 1} is {shape}, not a Kubernetes "
+                "object (a list of objects needs `kind: List` and `items`)", name, doc.line))
+            continue
+        if not is_object(data):
+            missing = [k for k in ("apiVersion", "kind") if not isinstance(data.get(k), str)]
+            result.errors.append(ToolError(
+                "not-an-object", f"document {doc.index + 1} has no {' or '.join(missing)}; "
+                "it cannot be checked", name, doc.line))
+            continue
+        if not is_cluster_object(data):
+            continue
+        _add_object(result, data, Location(name, doc.line), doc.index, default_namespace)
+
+
+def _add_object(result: LoadResult, obj: dict[str, Any], location: Location, doc_index: int,
+                default_namespace: str | None) -> None:
+    kind = obj["kind"]
+    items = obj.get("items")
+    if kind.endswith("List") and isinstance(items, list) and "metadata" not in obj.get(
+            "spec", {}):
+        for i, item in enumerate(items):
+            pointer = f"{location.pointer}/items/{i}"
+            where = Location(location.path, None, None, pointer)
+            if is_object(item):
+                _add_object(result, item, where, doc_index, default_namespace)
+            else:
+                result.errors.append(ToolError(
+                    "not-an-object", f"{kind} item {i} has no apiVersion or kind",
+                    location.path, location.line))
+        return
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    name = metadata.get("name") or metadata.get("generateName") or ""
+    namespace = metadata.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        namespace = None
+    resource = Resource(obj["apiVersion"], kind, namespace, str(name))
+    result.manifests.append(Manifest(resource, obj, location, doc_index))
+
+
+def _error_text(error: DocumentError) -> str:
+    where = f"document {error.index + 1}: " if error.index else ""
+    return where + error.message
+
+
+class Locator:
+    """Finds the line and column of a field, composing a document only when asked."""
+
+    def __init__(self, result: LoadResult, *, cache_size: int = 64) -> None:
+        self._sources = result.sources
+        self._chunks = result.chunks
+        self._nodes: OrderedDict[tuple[str, int], Node | None] = OrderedDict()
+        self._cache_size = cache_size
+
+    def position(self, manifest: Manifest, pointer: str) -> tuple[int | None, int | None]:
+        path = manifest.location.path
+        if path is None:
+            return manifest.location.line, None
+        key = (path, manifest.doc_index)
+        if key in self._nodes:
+            self._nodes.move_to_end(key)
+            root = self._nodes[key]
+        else:
+            root = self._compose(path, manifest.doc_index)
+            self._nodes[key] = root
+            if len(self._nodes) > self._cache_size:
+                self._nodes.popitem(last=False)
+        if root is None:
+            return manifest.location.line, None
+        node = walk_pointer(root, manifest.location.pointer + pointer)
+        return node.start_mark.line + 1 + self._chunks[key][1], node.start_mark.column + 1
+
+    def _compose(self, path: str, doc_index: int) -> Node | None:
+        source = self._sources.get(path)
+        chunk = self._chunks.get((path, doc_index))
+        if source is None or chunk is None:
+            return None
+        char_offset, _, index = chunk
+        return compose_document(source.text[char_offset:], index, is_json=source.is_json)
+

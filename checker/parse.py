@@ -1,0 +1,518 @@
+"""Read YAML and JSON the way the Kubernetes API server will see them.
+
+kubectl and the API machinery read YAML through sigs.k8s.io/yaml, which resolves plain
+scalars with go-yaml v2's YAML 1.1 rules and then converts to JSON:
+
+- `y`, `yes`, `on` (and `n`, `no`, `off`, in their three spellings) are booleans;
+- integers follow Go's `strconv.ParseInt(s, 0, 64)` after dropping `_`: `012` is octal 10,
+  `0x1F` hex, `0b101` binary, `0o17` octal; no base-60 (`22:22` stays a string);
+- floats match `[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?`; an integral float
+  becomes an integer on the way through JSON (`replicas: 1.0` is 1, `08` is 8);
+- timestamps stay strings; `~`, `null`, `Null`, `NULL` and the empty scalar are null;
+- non-string mapping keys become their JSON text (`1: a` has key "1").
+
+PyYAML's C scanner and parser do the tokenising (fast, with line marks); the resolver and
+constructor below apply the rules above. Values that only YAML 1.1 reads as non-strings
+(`yes`, `on`, `012`, …) are recorded as *ambiguous scalars*, so a schema that wants a
+string there can say why the API server will reject the object.
+
+Duplicate keys, unknown tags (`!!python/object` is never constructed) and alias
+expansion past a fixed budget are errors with a line, and never stop the next document
+of the file from being read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import yaml
+from yaml._yaml import CParser
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+MAP = "tag:yaml.org,2002:map"
+SEQ = "tag:yaml.org,2002:seq"
+MERGE = "tag:yaml.org,2002:merge"
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
+BINARY = "tag:yaml.org,2002:binary"
+
+MAX_ALIAS_EXPANSION = 1_000_000
+"""Nodes a document may grow to once aliases are expanded (a billion-laughs guard)."""
+
+_WORDS: dict[str, tuple[str, Any]] = {}
+for _words, _tag, _value in (
+    (("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), BOOL, True),
+    (("true", "True", "TRUE"), BOOL, True),
+    (("n", "N", "no", "No", "NO", "off", "Off", "OFF"), BOOL, False),
+    (("false", "False", "FALSE"), BOOL, False),
+    (("~", "null", "Null", "NULL"), NULL, None),
+    ((".nan", ".NaN", ".NAN"), FLOAT, math.nan),
+    ((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), FLOAT, math.inf),
+    (("-.inf", "-.Inf", "-.INF"), FLOAT, -math.inf),
+    (("<<",), MERGE, None),
+):
+    for _word in _words:
+        _WORDS[_word] = (_tag, _value)
+
+YAML11_ONLY_BOOLS = frozenset(
+    ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+     "n", "N", "no", "No", "NO", "off", "Off", "OFF")
+)
+"""Plain scalars that YAML 1.2 reads as strings but Kubernetes reads as booleans."""
+
+_NUMBER_START = frozenset("0123456789+-.")
+_GO_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)")
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+
+
+def _go_number(text: str) -> tuple[str, Any] | None:
+    """Resolve a plain scalar as go-yaml v2 does for numbers, or None if it is a string."""
+    plain = text.replace("_", "")
+    if _GO_INT.fullmatch(plain):
+        sign = -1 if plain[0] == "-" else 1
+        digits = plain.lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0" and digits[1] in "xXbBoO":
+            base = {"x": 16, "b": 2, "o": 8}[digits[1].lower()]
+            return INT, sign * int(digits[2:], base)
+        if len(digits) > 1 and digits[0] == "0":
+            return INT, sign * int(digits[1:], 8)
+        return INT, sign * int(digits)
+    if _GO_FLOAT.fullmatch(plain):
+        value = float(plain)
+        return FLOAT, value
+    return None
+
+
+def resolve_plain(text: str) -> str:
+    """The tag go-yaml v2 gives a plain (unquoted) scalar."""
+    if text == "":
+        return NULL
+    first = text[0]
+    word = _WORDS.get(text)
+    if word is not None:
+        return word[0]
+    if first in _NUMBER_START:
+        number = _go_number(text)
+        if number is not None:
+            return number[0]
+    return STR
+
+
+@dataclass(frozen=True, slots=True)
+class AmbiguousScalar:
+    """A plain scalar that Kubernetes reads as a non-string where YAML 1.2 would not."""
+
+    line: int
+    column: int
+    text: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One parsed YAML document; `line` is 1-based, where the document's content starts."""
+
+    index: int
+    line: int
+    data: Any
+    ambiguous: tuple[AmbiguousScalar, ...] = ()
+    chunk: tuple[int, int, int] = (0, 0, 0)
+    """(char offset, line offset, index) of the document within the part of the stream it
+    was read from; a stream is read in parts when a syntax error forces a restart."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentError:
+    """A document (or the rest of a stream) that could not be read."""
+
+    index: int
+    line: int | None
+    column: int | None
+    kind: str
+    message: str
+
+
+class _KubeResolver:
+    """Mixin replacing PyYAML's resolver with go-yaml v2's rules (see module docstring)."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return resolve_plain(value) if implicit[0] else STR
+        if kind is SequenceNode:
+            return SEQ
+        return MAP
+
+    # The C parser calls these; nothing path-based is needed.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+class _KubeConstructor(yaml.constructor.BaseConstructor):
+    """Builds plain dict/list/str/int/float/bool/None, as JSON would hold them."""
+
+    yaml_constructors: dict[Any, Any] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ambiguous: list[AmbiguousScalar] = []
+
+    def _note_ambiguous(self, node: ScalarNode, value: Any) -> None:
+        mark = node.start_mark
+        self.ambiguous.append(AmbiguousScalar(mark.line + 1, mark.column + 1, node.value, value))
+
+    def construct_null(self, node: ScalarNode) -> None:
+        return None
+
+    def construct_str(self, node: ScalarNode) -> str:
+        return str(node.value)
+
+    def construct_bool(self, node: ScalarNode) -> bool:
+        text = node.value
+        word = _WORDS.get(text)
+        if word is None or word[0] != BOOL:
+            raise ConstructorError(None, None, f"{text!r} is not a boolean", node.start_mark)
+        if not node.style and text in YAML11_ONLY_BOOLS:
+            self._note_ambiguous(node, word[1])
+        return bool(word[1])
+
+    def construct_number(self, node: ScalarNode) -> int | float:
+        text = node.value
+        word = _WORDS.get(text)
+        if word is not None and word[0] == FLOAT:
+            return float(word[1])
+        number = _go_number(text)
+        if number is None:
+            raise ConstructorError(None, None, f"{text!r} is not a number", node.start_mark)
+        value = number[1]
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            value = int(value)  # what JSON makes of an integral float
+        plain = text.lstrip("+-").replace("_", "")
+        if not node.style and len(plain) > 1 and plain[0] == "0" and plain[1].isdigit():
+            self._note_ambiguous(node, value)
+        return value
+
+    def construct_timestamp(self, node: ScalarNode) -> str:
+        return str(node.value)
+
+    def construct_binary(self, node: ScalarNode) -> str:
+        # sigs.k8s.io/yaml hands base64 text through as a string; keep the text.
+        return "".join(str(node.value).split())
+
+    def construct_seq(self, node: SequenceNode) -> Iterator[list[Any]]:
+        data: list[Any] = []
+        yield data
+        data.extend(self.construct_object(child, deep=True) for child in node.value)
+
+    def construct_map(self, node: MappingNode) -> Iterator[dict[str, Any]]:
+        data: dict[str, Any] = {}
+        yield data
+        self._flatten_merges(node)
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = _json_key(key, key_node)
+            if key in seen and not getattr(key_node, "_merged", False):
+                raise ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark,
+                )
+            seen.setdefault(key, key_node.start_mark.line + 1)
+            data[key] = self.construct_object(value_node, deep=True)
+
+    def _flatten_merges(self, node: MappingNode) -> None:
+        """Apply `<<` merge keys in place: merged keys come first, explicit keys override."""
+        merged: list[tuple[Node, Node]] = []
+        own: list[tuple[Node, Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE:
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, MappingNode):
+                        raise ConstructorError(
+                            "while reading a merge key", node.start_mark,
+                            "a merge key needs a mapping or a list of mappings", source.start_mark,
+                        )
+                    self._flatten_merges(source)
+                    merged.extend(source.value)
+            else:
+                own.append((key_node, value_node))
+        if not merged:
+            return
+        own_keys = {k.value for k, _ in own if isinstance(k, ScalarNode)}
+        kept: dict[Any, tuple[Node, Node]] = {}
+        for key_node, value_node in merged:
+            if isinstance(key_node, ScalarNode) and key_node.value not in own_keys:
+                kept.setdefault(key_node.value, (key_node, value_node))
+        flattened = []
+        for key_node, value_node in kept.values():
+            marked = ScalarNode(key_node.tag, key_node.value, key_node.start_mark, key_node.end_mark)
+            marked._merged = True  # type: ignore[attr-defined]
+            flattened.append((marked, value_node))
+        node.value = flattened + own
+
+    def construct_undefined(self, node: Node) -> None:
+        raise ConstructorError(
+            None, None,
+            f"unsupported YAML tag {node.tag!r}: Kubernetes objects use plain YAML only",
+            node.start_mark,
+        )
+
+
+def _json_key(key: Any, node: Node) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (int, float)):
+        return json.dumps(key)
+    raise ConstructorError(None, None, "a mapping key must be a scalar", node.start_mark)
+
+
+for _tag, _fn in (
+    (NULL, _KubeConstructor.construct_null),
+    (STR, _KubeConstructor.construct_str),
+    (BOOL, _KubeConstructor.construct_bool),
+    (INT, _KubeConstructor.construct_number),
+    (FLOAT, _KubeConstructor.construct_number),
+    (TIMESTAMP, _KubeConstructor.construct_timestamp),
+    (BINARY, _KubeConstructor.construct_binary),
+    (SEQ, _KubeConstructor.construct_seq),
+    (MAP, _KubeConstructor.construct_map),
+    (None, _KubeConstructor.construct_undefined),
+):
+    _KubeConstructor.add_constructor(_tag, _fn)
+
+
+class KubeLoader(CParser, _KubeConstructor, _KubeResolver):  # type: ignore[misc]
+    """PyYAML's C parser with Kubernetes' scalar rules."""
+
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+        _KubeConstructor.__init__(self)
+
+
+class ComposeLoader(CParser, _KubeResolver):  # type: ignore[misc]
+    """Node trees only (with marks), for finding the line of a field."""
+
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+
+
+def _expanded_size(root: Node, limit: int) -> int:
+    """Nodes the document would have with every alias expanded; stops past `limit`."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in active:
+            raise ConstructorError(None, None, "recursive alias", node.start_mark)
+        active.add(id(node))
+        total = 1
+        if isinstance(node, SequenceNode):
+            for child in node.value:
+                total += size(child)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                total += size(key) + size(value)
+        active.discard(id(node))
+        if total > limit:
+            raise ConstructorError(
+                None, None,
+                f"alias expansion exceeds {limit:,} nodes (a YAML alias bomb?)",
+                node.start_mark,
+            )
+        sizes[id(node)] = total
+        return total
+
+    return size(root)
+
+
+_DOC_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+
+
+def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
+    """Every document of a YAML stream, in order; errors never end the stream early.
+
+    After a syntax error the stream is resumed at the next `---` line, so the documents
+    after a broken one are still read.
+    """
+    index = 0
+    offset_line = 0
+    offset_char = 0
+    remaining = text
+    may_have_anchors = "&" in text
+    while True:
+        loader = KubeLoader(remaining)
+        chunk_start = index
+        error: DocumentError | None = None
+        try:
+            while True:
+                try:
+                    if not loader.check_node():
+                        break
+                    node = loader.get_node()
+                except RecursionError:
+                    error = DocumentError(index, None, None, "nesting", "nesting too deep to read")
+                    break
+                start = node.start_mark.line + 1 + offset_line
+                loader.ambiguous = []
+                try:
+                    if may_have_anchors:
+                        _expanded_size(node, MAX_ALIAS_EXPANSION)
+                    data = loader.construct_document(node)
+                    chunk = (offset_char, offset_line, index - chunk_start)
+                    yield Document(index, start, data, tuple(loader.ambiguous), chunk)
+                except ConstructorError as exc:
+                    loader.constructed_objects.clear()
+                    loader.recursive_objects.clear()
+                    loader.state_generators = []
+                    yield _constructor_error(index, exc, offset_line)
+                except RecursionError:
+                    yield DocumentError(index, start, None, "nesting", "nesting too deep to read")
+                index += 1
+        except yaml.MarkedYAMLError as exc:
+            error = _syntax_error(index, exc, offset_line)
+        except (yaml.YAMLError, ValueError) as exc:
+            error = DocumentError(index, None, None, "syntax", str(exc))
+        finally:
+            loader.dispose()
+        if error is None:
+            return
+        yield error
+        index += 1
+        resume = _next_document_start(remaining, (error.line or 0) - offset_line)
+        if resume is None:
+            return
+        resume_line, resume_offset = resume
+        offset_line += resume_line
+        offset_char += resume_offset
+        remaining = remaining[resume_offset:]
+
+
+def _next_document_start(text: str, error_line: int) -> tuple[int, int] | None:
+    """(line index, char offset) of the first `---` line on or after 1-based `error_line`.
+
+    Never the start of `text` itself, so every restart makes progress.
+    """
+    for match in _DOC_START.finditer(text):
+        if match.start() == 0:
+            continue
+        line = text.count("\n", 0, match.start())
+        if line + 1 >= error_line:
+            return line, match.start()
+    return None
+
+
+def _constructor_error(index: int, exc: ConstructorError, offset_line: int) -> DocumentError:
+    mark = exc.problem_mark or exc.context_mark
+    message = exc.problem or str(exc)
+    kind = "duplicate-key" if message.startswith("duplicate key") else (
+        "alias-bomb" if "alias" in message else "yaml-tag" if "tag" in message else "yaml")
+    if mark is None:
+        return DocumentError(index, None, None, kind, message)
+    return DocumentError(index, mark.line + 1 + offset_line, mark.column + 1, kind, message)
+
+
+def _syntax_error(index: int, exc: yaml.MarkedYAMLError, offset_line: int) -> DocumentError:
+    mark = exc.problem_mark or exc.context_mark
+    parts = [p for p in (exc.context, exc.problem) if p]
+    message = "; ".join(parts) or str(exc)
+    if mark is None:
+        return DocumentError(index, None, None, "syntax", message)
+    return DocumentError(index, mark.line + 1 + offset_line, mark.column + 1, "syntax", message)
+
+
+def parse_json(text: str) -> Iterator[Document | DocumentError]:
+    """A JSON file is one document, read with JSON's own rules (duplicate keys rejected)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise ValueError(f"duplicate key {key!r}")
+            result[key] = value
+        return result
+
+    stripped = text.lstrip()
+    first_line = text.count("\n", 0, len(text) - len(stripped)) + 1
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        yield DocumentError(0, exc.lineno, exc.colno, "syntax", exc.msg)
+        return
+    except ValueError as exc:
+        line = _json_duplicate_line(text, str(exc))
+        yield DocumentError(0, line, None, "duplicate-key", str(exc))
+        return
+    except RecursionError:
+        yield DocumentError(0, None, None, "nesting", "nesting too deep to read")
+        return
+    yield Document(0, first_line, data)
+
+
+def _json_duplicate_line(text: str, message: str) -> int | None:
+    match = re.search(r"duplicate key '(.*)'", message)
+    if not match:
+        return None
+    needle = json.dumps(match.group(1))
+    positions = [m.start() for m in re.finditer(re.escape(needle) + r"\s*:", text)]
+    if len(positions) < 2:
+        return None
+    return text.count("\n", 0, positions[1]) + 1
+
+
+def compose_document(text: str, doc_index: int, *, is_json: bool = False) -> Node | None:
+    if is_json:
+        # Same length, so marks stay right; JSON allows tabs where YAML does not.
+        text = text.replace("\t", " ")
+    loader = ComposeLoader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if index == doc_index:
+                return node
+            index += 1
+        return None
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def walk_pointer(root: Node, pointer: str) -> Node:
+    """The node a JSON pointer names (for a mapping member, its key), else the deepest ancestor."""
+    node = root
+    if not pointer:
+        return node
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    for position, token in enumerate(tokens):
+        last = position == len(tokens) - 1
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == token:
+                    node = key_node if last else value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+            node = node.value[int(token)]
+        else:
+            return node
+    return node

@@ -1,0 +1,147 @@
+"""The check pipeline: discover → load → validate → stamp → Report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from checker import __version__, crds
+from checker.config import Config
+from checker.discover import Skipped, discover
+from checker.findings import RuleSettings, Stamper
+from checker.load import LoadResult, Locator, load
+from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
+from checker.schema import RULES as SCHEMA_RULES
+from checker.schema import SchemaSource, SchemaViolation, validate
+
+ProgressHook = Callable[[int, int], None]
+"""Called with (files done, files total)."""
+
+
+@dataclass
+class CheckRun:
+    """What a check produced, with what the reporters need and what was skipped."""
+
+    report: Report
+    skipped: list[Skipped] = field(default_factory=list)
+    manifests: list[Manifest] = field(default_factory=list)
+
+
+def run_check(paths: Sequence[str], *, root: Path, config: Config,
+              progress: ProgressHook | None = None) -> CheckRun:
+    candidates, skipped = discover(paths, root, exclude=config.exclude)
+    total = len(candidates)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    loaded = load(candidates, default_namespace=config.namespace, progress=tick)
+    loaded.skipped.extend(skipped)
+    source = SchemaSource(config.kubernetes_version, strict=config.strict)
+    errors = list(loaded.errors)
+    errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
+
+    settings = dict(_resolve_rule_settings(config))
+    stamper = Stamper(position=Locator(loaded).position, settings=settings)
+    findings = list(_schema_findings(loaded, source, stamper, config.unknown_kinds))
+
+    report = Report(
+        findings=tuple(sorted(findings, key=Finding.sort_key)),
+        errors=tuple(sorted(set(errors), key=ToolError.sort_key)),
+        rules=_rules_used(findings),
+        files=loaded.files,
+        objects=len(loaded.manifests),
+        tool_version=__version__,
+    )
+    return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests)
+
+
+def _resolve_rule_settings(config: Config) -> Iterable[tuple[str, RuleSettings]]:
+    """Config keys may name a rule by id or by name; settle them on ids."""
+    by_name = {rule.name: rule.id for rule in SCHEMA_RULES.values()}
+    resolved: dict[str, RuleSettings] = {}
+    if config.unknown_kinds == "error":
+        resolved["SCH004"] = RuleSettings(severity=Severity.HIGH)
+    elif config.unknown_kinds == "ignore":
+        resolved["SCH004"] = RuleSettings(enabled=False)
+    for key, value in config.rules.items():
+        resolved[by_name.get(key, key)] = value
+    return resolved.items()
+
+
+def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Path,
+                   extra: Iterable[str]) -> list[ToolError]:
+    errors: list[ToolError] = []
+    declared = [m for m in manifests if crds.is_crd(m.obj)]
+    extra_manifests: list[Manifest] = []
+    extra_paths = [str(root / p) for p in extra]
+    if extra_paths:
+        candidates, _ = discover(extra_paths, root)
+        loaded: LoadResult = load(candidates)
+        errors.extend(loaded.errors)
+        extra_manifests = [m for m in loaded.manifests if crds.is_crd(m.obj)]
+        missing = [p for p in extra if not (root / p).exists()]
+        errors.extend(ToolError("config", f"CRD path {p!r} (config `crds`) does not exist")
+                      for p in missing)
+    for manifest in [*extra_manifests, *declared]:
+        try:
+            source.add_estate_crd(manifest.obj)
+        except (ValueError, TypeError, KeyError) as exc:
+            errors.append(ToolError("crd", f"cannot use CRD {manifest.resource.name}: {exc}",
+                                    manifest.location.path, manifest.location.line))
+    return errors
+
+
+def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
+                     unknown_kinds: str) -> Iterable[Finding]:
+    unknown = SCHEMA_RULES["SCH004"]
+
+    def on_unknown(manifest: Manifest) -> list[SchemaViolation]:
+        if not stamper.enabled(unknown):
+            return []
+        return [SchemaViolation("SCH004", Violation(
+            f"no schema for {manifest.resource.api_version} {manifest.resource.kind}; "
+            "the object was not validated", "/kind"))]
+
+    for manifest in loaded.manifests:
+        for item in validate(manifest, source, on_unknown):
+            rule_id, violation = item.rule_id, item.violation
+            if item.value_is_yaml11:
+                rule_id, violation = _explain_yaml11(loaded, stamper, manifest, violation)
+            rule = SCHEMA_RULES[rule_id]
+            if stamper.enabled(rule):
+                yield stamper.stamp(rule, violation, manifest)
+
+
+def _explain_yaml11(loaded: LoadResult, stamper: Stamper, manifest: Manifest,
+                    violation: Violation) -> tuple[str, Violation]:
+    """A type error on a value only YAML 1.1 reads as non-string becomes SCH003."""
+    path = manifest.location.path or ""
+    ambiguous = loaded.ambiguous.get((path, manifest.doc_index))
+    if not ambiguous:
+        return "SCH001", violation
+    line, _ = stamper.position(manifest, violation.pointer)
+    for scalar in ambiguous:
+        if scalar.line == line:
+            token = scalar.text
+            return "SCH003", Violation(
+                f"{violation.message}: unquoted `{token}` is read by Kubernetes as "
+                f"{_yaml11_reading(scalar.value)}; quote it (\"{token}\") to keep a string",
+                violation.pointer, {**violation.details, "yaml_token": token})
+    return "SCH001", violation
+
+
+def _yaml11_reading(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    return f"the number {value}"
+
+
+def _rules_used(findings: Iterable[Finding]) -> dict[str, RuleInfo]:
+    known = dict(SCHEMA_RULES)
+    return {f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known}

@@ -1,0 +1,79 @@
+"""Human-readable output: findings grouped by file, colours on a terminal, then a summary."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from checker.model import Finding, Report, Severity
+
+_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def write(report: Report, out: TextIO, *, color: bool | None = None, width: int = 100) -> None:
+    is_tty = out.isatty() if color is None else color
+    console = Console(file=out, force_terminal=is_tty, no_color=not is_tty,
+                      highlight=False, soft_wrap=True, width=width if not is_tty else None)
+    findings = sorted(report.findings, key=Finding.sort_key)
+    for path, group in groupby(findings, key=lambda f: f.location.path or "(no file)"):
+        console.print(Text(path, style="bold underline"))
+        for f in group:
+            console.print(_finding_line(f))
+        console.print()
+    if report.errors:
+        console.print(Text("Could not check", style="bold red underline"))
+        for e in report.errors:
+            where = e.path or "(input)"
+            if e.line:
+                where += f":{e.line}"
+            console.print(f"  {escape(where)}: [red]{escape(e.kind)}[/red]: {escape(e.message)}")
+        console.print()
+    console.print(_summary(report))
+
+
+def _finding_line(f: Finding) -> Text:
+    line = Text("  ")
+    where = f":{f.location.line}" if f.location.line else ""
+    if f.location.line and f.location.column:
+        where += f":{f.location.column}"
+    line.append(f"{where.lstrip(':') or '-':<8} ")
+    line.append(f"{f.severity.value:<8}", style=_STYLE[f.severity])
+    line.append(f" {f.rule_id} ", style="bold")
+    line.append(f"{f.rule_name}  ", style="dim")
+    if f.resource is not None:
+        line.append(f"{f.resource.display()}: ", style="blue")
+    line.append(f.message)
+    if f.suppressed_by:
+        line.append(f"  (suppressed: {f.suppressed_by})", style="dim")
+    return line
+
+
+def _summary(report: Report) -> Text:
+    counts = report.count_by_severity()
+    active = sum(counts.values())
+    suppressed = len(report.findings) - active
+    text = Text()
+    text.append(f"{report.files} files, {report.objects} objects: ")
+    if active == 0:
+        text.append("no findings", style="bold green")
+    else:
+        text.append(f"{active} finding{'s' if active != 1 else ''}", style="bold")
+        parts = [f"{n} {sev}" for sev, n in counts.items() if n]
+        text.append(f" ({', '.join(parts)})")
+    if suppressed:
+        text.append(f", {suppressed} suppressed", style="dim")
+    if report.errors:
+        n = len(report.errors)
+        text.append(f"; {n} input{'s' if n != 1 else ''} could not be checked",
+                    style="bold red")
+    return text

@@ -1,0 +1,261 @@
+"""Validate objects against Kubernetes and CRD JSON schemas, offline, with jsonschema-rs.
+
+Built-in kinds use the strict schemas shipped in the `kubernetes-validate` package (one
+directory per Kubernetes minor version). CRD-backed kinds use the schemas generated into
+`schemas/crds/` (see scripts/generate_crd_schemas.py) plus any CRD found in the scanned
+estate, which wins over the bundled one. Schemas are looked up by group + version + kind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import jsonschema_rs
+
+from checker import crds
+from checker.errors import ConfigError
+from checker.model import Manifest, RuleInfo, Severity, Violation
+
+SCHEMA_ROOT = Path(__file__).resolve().parent.parent / "schemas"
+CRD_SCHEMA_DIR = SCHEMA_ROOT / "crds"
+
+SUPPORTED_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
+DEFAULT_VERSION = SUPPORTED_VERSIONS[-1]
+MAX_ERRORS_PER_OBJECT = 25
+
+BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
+
+RULES = {
+    rule.id: rule
+    for rule in (
+        RuleInfo("SCH001", "schema-violation", Severity.HIGH, "schema",
+                 "The object does not match the Kubernetes or CRD schema; the API server "
+                 "would reject it.", "schema",
+                 "Fix the field as the message says; `kubectl explain KIND.FIELD` shows "
+                 "the expected type."),
+        RuleInfo("SCH002", "unknown-field", Severity.HIGH, "schema",
+                 "The object has a field its schema does not define. Strict field validation "
+                 "(kubectl's default) rejects it; without it the field is silently dropped.",
+                 "schema", "Remove the field or correct its spelling or indentation."),
+        RuleInfo("SCH003", "yaml-ambiguous-scalar", Severity.HIGH, "schema",
+                 "An unquoted value that Kubernetes' YAML 1.1 reader turns into a boolean or "
+                 "an octal number sits where the schema wants a string.", "schema",
+                 "Quote the value (`\"yes\"`, `\"0755\"`)."),
+        RuleInfo("SCH004", "unknown-kind", Severity.LOW, "schema",
+                 "No schema is known for this apiVersion and kind, so the object was not "
+                 "validated.", "schema",
+                 "Add the CRD to the repository, or check the apiVersion and kind for typos."),
+        RuleInfo("SCH005", "api-version-not-served", Severity.HIGH, "schema",
+                 "The CRD declares this version but does not serve it.", "schema",
+                 "Use a served version of the resource."),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaViolation:
+    rule_id: str
+    violation: Violation
+    """The pointer of an SCH003 candidate is resolved against ambiguous scalars later."""
+    value_is_yaml11: bool = False
+
+
+class SchemaSource:
+    """Finds and compiles the schema for a group/version/kind, caching validators."""
+
+    def __init__(self, kubernetes_version: str = DEFAULT_VERSION, *, strict: bool = True,
+                 crd_dir: Path = CRD_SCHEMA_DIR) -> None:
+        if kubernetes_version not in SUPPORTED_VERSIONS:
+            raise ConfigError(
+                f"unsupported Kubernetes version {kubernetes_version!r}; expected one of "
+                f"{', '.join(SUPPORTED_VERSIONS)}")
+        self.kubernetes_version = kubernetes_version
+        self.strict = strict
+        self._crd_dir = crd_dir
+        self._validators: dict[tuple[str, str, str], Any] = {}
+        self._estate_crds: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    @cached_property
+    def _builtin_dir(self) -> Any:
+        suffix = "-local-strict" if self.strict else "-local"
+        base = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+        return base.joinpath(f"v{self.kubernetes_version}.0{suffix}")
+
+    @cached_property
+    def _registry(self) -> Any:
+        definitions = json.loads(self._builtin_dir.joinpath("_definitions.json").read_text())
+        return jsonschema_rs.Registry([(definitions["$id"], definitions)])
+
+    @cached_property
+    def _crd_index(self) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+        index_file = self._crd_dir / "index.json"
+        if not index_file.is_file():
+            return {}
+        entries = json.loads(index_file.read_text(encoding="utf-8"))
+        return {(e["group"], e["version"], e["kind"]): e for e in entries}
+
+    def add_estate_crd(self, crd: Mapping[str, Any]) -> None:
+        """Use a CRD declared in the scanned estate (it wins over a bundled one)."""
+        for gvk, schema in crds.schemas_from_crd(crd).items():
+            self._estate_crds[gvk] = schema
+            self._validators.pop(gvk, None)
+
+    def validator(self, group: str, version: str, kind: str) -> Any | None | str:
+        """A compiled validator, None when the kind is unknown, or "not-served"."""
+        gvk = (group, version, kind)
+        if gvk in self._validators:
+            return self._validators[gvk]
+        found: Any = self._compile(gvk)
+        self._validators[gvk] = found
+        return found
+
+    def _compile(self, gvk: tuple[str, str, str]) -> Any | None | str:
+        group, version, kind = gvk
+        if gvk in self._estate_crds:
+            return jsonschema_rs.validator_for(self._estate_crds[gvk])
+        if group in BUILTIN_GROUPS or group.endswith(".k8s.io"):
+            schema = self._builtin_schema(group, version, kind)
+            if schema is not None:
+                return jsonschema_rs.validator_for(schema, registry=self._registry)
+        entry = self._crd_index.get(gvk)
+        if entry is not None:
+            if not entry.get("file"):
+                return "not-served"
+            schema = json.loads((self._crd_dir / entry["file"]).read_text(encoding="utf-8"))
+            return jsonschema_rs.validator_for(schema)
+        return None
+
+    def _builtin_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
+        prefix = group.split(".")[0]
+        name = f"{kind.lower()}-{prefix}-{version}.json" if prefix else f"{kind.lower()}-{version}.json"
+        candidate = self._builtin_dir.joinpath(name)
+        if not candidate.is_file():
+            return None
+        schema: dict[str, Any] = json.loads(candidate.read_text())
+        api_version = f"{group}/{version}" if group else version
+        declared = schema.get("properties", {}).get("apiVersion", {}).get("enum")
+        if declared and api_version not in declared:
+            return None
+        return schema
+
+
+def escape_pointer_token(token: str | int) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def pointer_of(path: Iterable[str | int]) -> str:
+    return "".join("/" + escape_pointer_token(p) for p in path)
+
+
+_TYPE_NAMES = {"null": "null", "boolean": "boolean", "integer": "integer", "number": "number",
+               "string": "string", "array": "list", "object": "mapping"}
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "mapping"
+
+
+def _field_name(path: list[str | int]) -> str:
+    if not path:
+        return "the object"
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (("." if text else "") + str(part))
+    return f"`{text}`"
+
+
+def describe_errors(validator: Any, obj: Mapping[str, Any]) -> Iterator[SchemaViolation]:
+    """Schema errors as violations. Messages never quote the object's values (they may be
+    secrets); they name the field, what was expected and the type found."""
+    count = 0
+    for error in validator.iter_errors(obj):
+        count += 1
+        if count > MAX_ERRORS_PER_OBJECT:
+            yield SchemaViolation("SCH001", Violation(
+                f"more than {MAX_ERRORS_PER_OBJECT} schema errors; the rest are not listed"))
+            return
+        yield _describe(error)
+
+
+def _describe(error: Any) -> SchemaViolation:
+    path = list(error.instance_path)
+    kind = error.kind
+    name = kind.name
+    pointer = pointer_of(path)
+    where = _field_name(path)
+    if name == "additionalProperties" or name == "unevaluatedProperties":
+        unexpected = sorted(getattr(kind, "unexpected", []) or [])
+        field_ = unexpected[0] if unexpected else ""
+        field_path = [*path, field_] if field_ else path
+        extra = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        return SchemaViolation("SCH002", Violation(
+            f"unknown field {_field_name(field_path)}{extra}", pointer_of(field_path),
+            {"unknown_fields": unexpected}))
+    if name == "type":
+        expected = [_TYPE_NAMES.get(t, t) for t in kind.types if t != "null"]
+        found = _type_of(error.instance)
+        wants_string = "string" in expected
+        return SchemaViolation("SCH001", Violation(
+            f"{where} must be {' or '.join(expected)}, not {found}", pointer,
+            {"expected": expected, "found": found}),
+            value_is_yaml11=wants_string and found in ("boolean", "integer", "number"))
+    if name == "required":
+        field_path = [*path, kind.property]
+        return SchemaViolation("SCH001", Violation(
+            f"{_field_name(field_path)} is required", pointer,
+            {"missing": kind.property}))
+    if name == "enum":
+        options = ", ".join(json.dumps(o) for o in kind.options[:12])
+        return SchemaViolation("SCH001", Violation(
+            f"{where} must be one of {options}", pointer, {"allowed": list(kind.options)}))
+    if name == "pattern":
+        return SchemaViolation("SCH001", Violation(
+            f"{where} does not match the pattern {kind.pattern}", pointer))
+    if name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+                "multipleOf"):
+        words = re.sub(r"(?<!^)([A-Z])", r" \1", name).lower()
+        return SchemaViolation("SCH001", Violation(
+            f"{where} violates {words} {kind.limit if hasattr(kind, 'limit') else ''}".rstrip(),
+            pointer))
+    if name == "uniqueItems":
+        return SchemaViolation("SCH001", Violation(f"{where} has duplicate items", pointer))
+    if name in ("oneOfNotValid", "anyOf", "oneOfMultipleValid"):
+        return SchemaViolation("SCH001", Violation(
+            f"{where} does not match any allowed form", pointer))
+    # Fallback: jsonschema-rs's own wording starts with the value; drop it.
+    message = re.sub(r"^.*? (is|does) ", r"\1 ", error.message, count=1)
+    return SchemaViolation("SCH001", Violation(f"{where} {message}", pointer))
+
+
+def validate(manifest: Manifest, source: SchemaSource,
+             on_unknown: Callable[[Manifest], Iterable[SchemaViolation]] | None = None,
+             ) -> list[SchemaViolation]:
+    resource = manifest.resource
+    group, _, version = resource.api_version.rpartition("/")
+    validator = source.validator(group, version, resource.kind)
+    if validator == "not-served":
+        return [SchemaViolation("SCH005", Violation(
+            f"{resource.api_version} {resource.kind} is declared by its CRD but not served",
+            "/apiVersion"))]
+    if validator is None:
+        return list(on_unknown(manifest)) if on_unknown else []
+    return list(describe_errors(validator, manifest.obj))
