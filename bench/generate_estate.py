@@ -25,10 +25,11 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from random import Random
-from typing import Any, Callable, Iterable
+from typing import Any, cast
 
 Obj = dict[str, Any]
 
@@ -40,9 +41,7 @@ MANIFEST_MARKER = ".estate.json"
 # --------------------------------------------------------------------------- YAML output
 
 _PLAIN = re.compile(r"[A-Za-z/][A-Za-z0-9_./@:+=()-]*|[0-9]+(?:m|k|M|G|Ki|Mi|Gi|Ti|s|h|ms)")
-_YAML11_WORDS = frozenset(
-    "y n yes no on off true false null ~".split()
-)
+_YAML11_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 
 
 _QUOTED: dict[str, str] = {}
@@ -90,7 +89,7 @@ def _scalar(value: Any) -> str:
 def _literal(text: str, indent: int, out: list[str]) -> str:
     """Append the body of a literal block scalar; return its header indicator."""
     pad = " " * indent
-    body = text[:-1] if text.endswith("\n") else text
+    body = text.removesuffix("\n")
     for line in body.split("\n"):
         out.append(f"{pad}{line}\n" if line else "\n")
     return "|" if text.endswith("\n") else "|-"
@@ -1043,7 +1042,7 @@ def build_postgres(ctx: AppCtx) -> Files:
     size = rng.choice(["20Gi", "50Gi", "100Gi", "250Gi"]) if not ctx.nonprod else "10Gi"
     bucket = f"s3://acme-pg-backups-{ctx.cluster.region}/{ctx.ns.name}/{name}"
     pg_version = rng.choice(["16.4", "16.6", "17.2"])
-    cluster = {
+    cluster: Obj = {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
         "metadata": meta(name, ctx.ns.name, labels),
@@ -1306,7 +1305,7 @@ def build_odoo(ctx: AppCtx) -> Files:
               {"name": "filestore", "mountPath": "/var/lib/odoo"},
               {"name": "tmp", "mountPath": "/tmp"}]
     img = f"{REGISTRY}/erp/odoo:{odoo_tag}"
-    web = {
+    web: Obj = {
         "name": "odoo",
         "image": img,
         "imagePullPolicy": "IfNotPresent",
@@ -1484,7 +1483,7 @@ class EstateBuilder:
                 "count/cronjobs.batch": str(20 * scale),
             }},
         }
-        limits = {
+        limits: Obj = {
             "apiVersion": "v1",
             "kind": "LimitRange",
             "metadata": meta("defaults", ns.name, base_labels, base_notes),
@@ -1641,7 +1640,6 @@ class EstateBuilder:
         ctx = AppCtx(self.rng, cluster, ns, "traefik", "3.1.4", [], [])
         base = f"clusters/{cluster.name}/namespaces/traefik/traefik"
         rbac = "rbac.authorization.k8s.io"
-        sel = selector_labels("traefik", cluster.env)
         labels = std_labels(ctx, "ingress-controller")
         c = {
             "name": "traefik",
@@ -1920,8 +1918,8 @@ _WORKLOADS = ("Deployment", "StatefulSet", "CronJob")
 
 def _pod_spec(obj: Obj) -> Obj:
     if obj["kind"] == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return obj["spec"]["template"]["spec"]
+        return cast(Obj, obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+    return cast(Obj, obj["spec"]["template"]["spec"])
 
 
 def _pod_pointer(obj: Obj) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import sys
 import time
 import traceback
@@ -92,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNDECIDED
     except BrokenPipeError:
         # The reader went away (`| head`); nothing more to say, and nothing was decided.
-        with contextlib.suppress(OSError):
-            sys.stdout = None  # type: ignore[assignment]
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_UNDECIDED
     except Exception as exc:  # the one place that turns a crash into exit 2
         if debug:

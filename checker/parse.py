@@ -272,13 +272,13 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
 
 
 def _json_key(key: Any, node: Node) -> str:
-    if key is None:
-        return "null"
+    """A mapping key as sigs.k8s.io/yaml writes it to JSON (a null key is an error there)."""
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, (int, float)):
         return json.dumps(key)
-    raise ConstructorError(None, None, "a mapping key must be a scalar", node.start_mark)
+    raise ConstructorError(None, None, "a mapping key must be a string, number or boolean",
+                           node.start_mark)
 
 
 for _tag, _fn in (

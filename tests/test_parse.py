@@ -1,0 +1,171 @@
+"""YAML and JSON are read as the Kubernetes API server reads them (sigs.k8s.io/yaml)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from checker.parse import (
+    Document, DocumentError, compose_document, parse_json, parse_yaml, resolve_plain,
+    walk_pointer,
+)
+
+
+def only(text: str) -> object:
+    entries = list(parse_yaml(text))
+    assert len(entries) == 1 and isinstance(entries[0], Document), entries
+    return entries[0].data
+
+
+def value(scalar: str) -> object:
+    data = only(f"v: {scalar}\n")
+    assert isinstance(data, dict)
+    return data["v"]
+
+
+@pytest.mark.parametrize(("scalar", "expected"), [
+    # YAML 1.1 booleans, as go-yaml v2 reads them
+    ("yes", True), ("Yes", True), ("YES", True), ("y", True), ("Y", True),
+    ("on", True), ("On", True), ("ON", True), ("true", True), ("True", True),
+    ("no", False), ("n", False), ("N", False), ("off", False), ("OFF", False),
+    ("false", False), ("FALSE", False),
+    # not booleans
+    ("yES", "yES"), ("oN", "oN"), ("tRUE", "tRUE"), ("'yes'", "yes"), ('"on"', "on"),
+    # integers: Go's ParseInt with base prefix, underscores dropped
+    ("012", 10), ("0", 0), ("-012", -10), ("0x1F", 31), ("0b101", 5), ("0o17", 15),
+    ("1_000", 1000), ("+7", 7), ("'012'", "012"),
+    # floats; integral floats become integers through JSON
+    ("1.5", 1.5), ("1.0", 1), ("1e3", 1000), (".5", 0.5), ("08", 8), ("09.5", 9.5),
+    # no base 60, no timestamps
+    ("22:22", "22:22"), ("1:20:30", "1:20:30"), ("2001-12-14", "2001-12-14"),
+    ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
+    # nulls
+    ("~", None), ("null", None), ("Null", None), ("NULL", None), ("", None),
+    # strings that look numeric-ish
+    ("1.2.3", "1.2.3"), ("0x", "0x"), ("'-'", "-"), ("1Gi", "1Gi"), ("500m", "500m"),
+    ("v1", "v1"), ("+", "+"),
+])
+def test_scalars_resolve_like_go_yaml_v2(scalar: str, expected: object) -> None:
+    got = value(scalar)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_special_floats() -> None:
+    assert math.isnan(value(".nan"))  # type: ignore[arg-type]
+    assert value(".inf") == math.inf and value("-.Inf") == -math.inf
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "off", "no", "y", "N"])
+def test_yaml11_only_booleans_are_recorded_as_ambiguous(word: str) -> None:
+    (doc,) = parse_yaml(f"a: {word}\nb: true\n")
+    assert isinstance(doc, Document)
+    assert [(s.line, s.column, s.text) for s in doc.ambiguous] == [(1, 4, word)]
+
+
+def test_leading_zero_numbers_are_recorded_as_ambiguous() -> None:
+    (doc,) = parse_yaml("mode: 0644\nport: 8080\nquoted: '0644'\n")
+    assert isinstance(doc, Document)
+    assert [(s.text, s.value) for s in doc.ambiguous] == [("0644", 420)]
+
+
+def test_non_string_keys_become_their_json_text() -> None:
+    assert only("1: a\ntrue: b\n1.5: c\n") == {"1": "a", "true": "b", "1.5": "c"}
+
+
+def test_yaml11_boolean_keys_become_true_and_false() -> None:
+    # `y:` and `on:` keys are booleans to go-yaml v2, so the API server sees "true".
+    assert only("y: 1\noff: 2\n") == {"true": 1, "false": 2}
+
+
+def test_null_key_is_an_error() -> None:
+    (error,) = parse_yaml("~: a\n")
+    assert isinstance(error, DocumentError) and error.line == 1
+
+
+def test_merge_keys_apply_and_explicit_keys_win() -> None:
+    data = only("base: &b {a: 1, b: 2}\nthing:\n  <<: *b\n  b: 3\n")
+    assert data == {"base": {"a": 1, "b": 2}, "thing": {"a": 1, "b": 3}}
+
+
+def test_merge_of_a_list_of_mappings() -> None:
+    data = only("x: &x {a: 1}\ny: &y {a: 2, b: 2}\nz:\n  <<: [*x, *y]\n")
+    assert isinstance(data, dict) and data["z"] == {"a": 1, "b": 2}
+
+
+def test_documents_keep_their_start_lines_and_indexes() -> None:
+    text = "# header\na: 1\n---\nb: 2\n---\n\n\nc: 3\n"
+    docs = list(parse_yaml(text))
+    assert [(d.index, d.line) for d in docs if isinstance(d, Document)] == [
+        (0, 2), (1, 4), (2, 8)]
+
+
+def test_duplicate_key_is_an_error_with_line_and_next_document_still_read() -> None:
+    entries = list(parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\n---\nok: true\n"))
+    error, doc = entries
+    assert isinstance(error, DocumentError) and error.kind == "duplicate-key"
+    assert error.line == 4 and "first at line 3" in error.message
+    assert isinstance(doc, Document) and doc.data == {"ok": True}
+
+
+def test_syntax_error_resumes_at_next_document() -> None:
+    text = "a: [1,\n---\nb: 1\n---\nc: 'x\n---\nd: 2\n"
+    entries = list(parse_yaml(text))
+    kinds = [e.kind if isinstance(e, DocumentError) else e.data for e in entries]
+    assert kinds == ["syntax", {"b": 1}, "syntax", {"d": 2}]
+    assert [e.line for e in entries if isinstance(e, DocumentError)] == [2, 6]
+
+
+def test_python_tags_are_never_constructed() -> None:
+    (error,) = parse_yaml("a: !!python/object/apply:os.system ['echo hacked']\n")
+    assert isinstance(error, DocumentError) and error.kind == "yaml-tag"
+    assert error.line == 1
+
+
+def test_alias_bomb_is_an_error_and_fast() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    started = time.monotonic()
+    (error,) = parse_yaml("\n".join(lines) + "\n")
+    assert time.monotonic() - started < 5  # bound: a billion nodes are never built
+    assert isinstance(error, DocumentError) and error.kind == "alias-bomb"
+
+
+def test_modest_alias_use_is_fine() -> None:
+    data = only("x: &x {a: 1}\nz: [*x, *x]\n")
+    assert data == {"x": {"a": 1}, "z": [{"a": 1}, {"a": 1}]}
+
+
+def test_recursive_alias_is_an_error() -> None:
+    (error,) = parse_yaml("a: &a [*a]\n")
+    assert isinstance(error, DocumentError)
+
+
+def test_json_uses_json_rules_and_rejects_duplicates() -> None:
+    (doc,) = parse_json('{"a": "yes", "b": 012}'.replace("012", "12"))
+    assert isinstance(doc, Document) and doc.data == {"a": "yes", "b": 12}
+    (error,) = parse_json('{\n  "a": 1,\n  "a": 2\n}')
+    assert isinstance(error, DocumentError) and error.kind == "duplicate-key" and error.line == 3
+    (syntax,) = parse_json('{\n  "a": 1,\n}')
+    assert isinstance(syntax, DocumentError) and syntax.line == 3
+
+
+def test_walk_pointer_names_the_key_of_a_field() -> None:
+    text = "a:\n  b:\n    - x\n    - y: 1\n      z: 2\n"
+    root = compose_document(text, 0)
+    assert root is not None
+    node = walk_pointer(root, "/a/b/1/z")
+    assert (node.start_mark.line + 1, node.start_mark.column + 1) == (5, 7)
+    missing = walk_pointer(root, "/a/b/1/nope")
+    assert missing.start_mark.line + 1 == 4  # deepest existing ancestor
+    assert walk_pointer(root, "/a/b/0").start_mark.line + 1 == 3
+
+
+def test_resolve_plain_tags() -> None:
+    assert resolve_plain("yes").endswith(":bool")
+    assert resolve_plain("0777").endswith(":int")
+    assert resolve_plain("1e5").endswith(":float")
+    assert resolve_plain("hello").endswith(":str")
