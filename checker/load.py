@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 from yaml.nodes import Node
 
 from checker.discover import Candidate, Skipped
+from checker.kinds import is_cluster_scoped
 from checker.model import Location, Manifest, Resource, ToolError
 from checker.parse import (
     AmbiguousScalar, Document, DocumentError, compose_document, parse_json, parse_yaml,
@@ -190,6 +191,8 @@ def _add_object(result: LoadResult, obj: dict[str, Any], location: Location, doc
     namespace = metadata.get("namespace")
     if not isinstance(namespace, str) or not namespace:
         namespace = None
+        if default_namespace and not is_cluster_scoped(obj["apiVersion"], kind):
+            namespace = default_namespace
     resource = Resource(obj["apiVersion"], kind, namespace, str(name))
     result.manifests.append(Manifest(resource, obj, location, doc_index))
 

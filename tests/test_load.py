@@ -140,3 +140,15 @@ def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
     result = load(candidates)
     assert [(e.path, e.kind) for e in result.errors] == [("dangling.yaml", "unreadable")]
     assert len(result.manifests) == 1
+
+
+def test_default_namespace_applies_to_namespaced_objects_only(tmp_path: Path) -> None:
+    write(tmp_path, {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+                               "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                               "metadata: {name: r}\n---\n"
+                               "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\n"
+                               "metadata: {name: i}\n---\n"
+                               "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: x}\n"})
+    candidates, _ = discover([str(tmp_path)], tmp_path)
+    result = load(candidates, default_namespace="erp")
+    assert [m.resource.namespace for m in result.manifests] == ["erp", None, None, "x"]
