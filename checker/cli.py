@@ -171,11 +171,13 @@ def _write(name: str, target: str | None, report: object) -> None:
 
 
 @contextlib.contextmanager
-def _progress(*, enabled: bool, stream: TextIO = sys.stderr) -> Iterator[object]:
+def _progress(*, enabled: bool, stream: TextIO | None = None) -> Iterator[object]:
     """A progress bar on a terminal, shown only once a run has taken ~2 s."""
+    stream = stream if stream is not None else sys.stderr
     if not enabled or not stream.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
     started = time.monotonic()
@@ -187,7 +189,7 @@ def _progress(*, enabled: bool, stream: TextIO = sys.stderr) -> Iterator[object]
         if bar is None:
             if time.monotonic() - started < PROGRESS_DELAY_SECONDS:
                 return
-            bar = Progress(transient=True)
+            bar = Progress(console=Console(file=stream), transient=True)
             bar.start()
             task = bar.add_task("checking files", total=total)
         bar.update(task, completed=done, total=total)  # type: ignore[arg-type]
