@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -99,8 +100,8 @@ def main() -> None:
     texts = load_texts(args.directory)
     size = sum(len(t.encode()) for t in texts)
     print(f"{len(texts)} files, {size / 1e6:.1f} MB, best of {args.repeat}\n")
-    print(f"| parser | documents | seconds | ms/doc | × CSafeLoader |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| parser | documents | seconds | ms/doc | × CSafeLoader |")
+    print("|---|---:|---:|---:|---:|")
     floor = None
     for name, fn in candidates().items():
         if isinstance(fn, str):

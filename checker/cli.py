@@ -14,9 +14,10 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence, TextIO
+from typing import TextIO
 
 from checker import __version__
 from checker.errors import CheckerError, ConfigError, UsageError
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_UNDECIDED
-    except Exception as exc:  # the one place that turns a crash into exit 2
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 2
         if debug:
             traceback.print_exc()
         else:
@@ -171,7 +172,8 @@ def _write(name: str, target: str | None, report: object) -> None:
 
 
 @contextlib.contextmanager
-def _progress(*, enabled: bool, stream: TextIO | None = None) -> Iterator[object]:
+def _progress(*, enabled: bool,
+              stream: TextIO | None = None) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on a terminal, shown only once a run has taken ~2 s."""
     stream = stream if stream is not None else sys.stderr
     if not enabled or not stream.isatty():

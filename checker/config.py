@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 
@@ -75,10 +76,11 @@ def load_config(path: Path | None, *, display: str | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {shown}: cannot read: {exc}") from None
-    docs = list(parse_yaml(text))
-    for doc in docs:
-        if not isinstance(doc, Document):
-            raise ConfigError(f"config {shown}:{doc.line or '?'}: {doc.message}")
+    docs: list[Document] = []
+    for entry in parse_yaml(text):
+        if not isinstance(entry, Document):
+            raise ConfigError(f"config {shown}:{entry.line or '?'}: {entry.message}")
+        docs.append(entry)
     data = docs[0].data if docs else None
     if data is None:
         return Config(path=shown)
@@ -97,7 +99,7 @@ def validate_config_data(data: Any, shown: str) -> None:
     raise ConfigError("\n".join(_explain(error, schema, shown) for error in errors))
 
 
-def _explain(error: jsonschema.ValidationError, schema: Mapping[str, Any], shown: str) -> str:
+def _explain(error: Any, schema: Mapping[str, Any], shown: str) -> str:
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     found = json.dumps(error.instance, default=str)
     if len(found) > 60:
@@ -117,7 +119,7 @@ def _explain(error: jsonschema.ValidationError, schema: Mapping[str, Any], shown
     return f"config {shown}: key {key!r}: found {found}, expected {expected}"
 
 
-def _expected(error: jsonschema.ValidationError) -> str:
+def _expected(error: Any) -> str:
     schema = error.schema
     if error.validator == "enum":
         return "one of " + ", ".join(str(v) for v in error.validator_value)

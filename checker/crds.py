@@ -41,7 +41,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from checker.parse import DocumentError, parse_yaml
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 CRD_KIND = "CustomResourceDefinition"
@@ -218,28 +218,18 @@ def openapi_to_json_schema(
     )
 
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _YamlLoader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader that reads the way Kubernetes' YAML decoder would for CRDs.
-
-    `=` alone resolves to YAML 1.1's `value` tag, which SafeLoader cannot construct
-    (Prometheus operator enums hold it); timestamps stay strings so they stay JSON.
-    """
-
-
-_YamlLoader.add_constructor(
-    "tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str
-)
-_YamlLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str
-)
-
-
 def load_yaml_documents(text: str) -> list[Any]:
-    """All documents of a (multi-document) YAML text; empty documents are skipped."""
-    return [doc for doc in yaml.load_all(text, Loader=_YamlLoader) if doc is not None]
+    """All documents of a (multi-document) YAML text, read as Kubernetes reads them.
+
+    Empty documents are skipped; a document that cannot be read raises ValueError.
+    """
+    documents = []
+    for entry in parse_yaml(text):
+        if isinstance(entry, DocumentError):
+            raise ValueError(f"line {entry.line}: {entry.message}")
+        if entry.data is not None:
+            documents.append(entry.data)
+    return documents
 
 
 def iter_crds(documents: list[Any]) -> Iterator[Mapping[str, Any]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
 
 import pathspec
 
@@ -100,7 +100,8 @@ def _walk(
         if here != top_abs and (local := _gitignore_spec(here)) is not None:
             specs = [*specs, (here, local)]
 
-        def ignored(path: Path, is_dir: bool) -> bool:
+        def ignored(path: Path, is_dir: bool,
+                    specs: list[tuple[Path, pathspec.PathSpec]] = specs) -> bool:
             for base, spec in specs:
                 try:
                     rel = PurePosixPath(path.relative_to(base)).as_posix()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from checker.model import Finding, Location, Manifest, RuleInfo, Severity, Violation
 
@@ -27,7 +28,7 @@ def fingerprint(rule_id: str, manifest: Manifest | None, pointer: str, message: 
         subject = f"{key.group}/{key.kind}/{key.namespace or ''}/{key.name}"
     else:
         subject = f"file:{path or ''}"
-    digest = hashlib.sha256("\x00".join((rule_id, subject, pointer, message)).encode())
+    digest = hashlib.sha256(f"{rule_id}\x00{subject}\x00{pointer}\x00{message}".encode())
     return digest.hexdigest()[:32]
 
 

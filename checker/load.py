@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from yaml.nodes import Node
 
@@ -20,7 +21,12 @@ from checker.discover import Candidate, Skipped
 from checker.kinds import is_cluster_scoped
 from checker.model import Location, Manifest, Resource, ToolError
 from checker.parse import (
-    AmbiguousScalar, Document, DocumentError, compose_document, parse_json, parse_yaml,
+    AmbiguousScalar,
+    Document,
+    DocumentError,
+    compose_document,
+    parse_json,
+    parse_yaml,
     walk_pointer,
 )
 

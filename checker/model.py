@@ -7,8 +7,9 @@ turns a rule's `Violation` into a `Finding`, whatever engine produced it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class Severity(str, enum.Enum):

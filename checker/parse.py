@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, ClassVar
 
 import yaml
 from yaml._yaml import CParser
@@ -162,7 +163,7 @@ class _KubeResolver:
 class _KubeConstructor(yaml.constructor.BaseConstructor):
     """Builds plain dict/list/str/int/float/bool/None, as JSON would hold them."""
 
-    yaml_constructors: dict[Any, Any] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -281,7 +282,7 @@ def _json_key(key: Any, node: Node) -> str:
                            node.start_mark)
 
 
-for _tag, _fn in (
+_CONSTRUCTORS: tuple[tuple[str | None, Any], ...] = (
     (NULL, _KubeConstructor.construct_null),
     (STR, _KubeConstructor.construct_str),
     (BOOL, _KubeConstructor.construct_bool),
@@ -292,8 +293,9 @@ for _tag, _fn in (
     (SEQ, _KubeConstructor.construct_seq),
     (MAP, _KubeConstructor.construct_map),
     (None, _KubeConstructor.construct_undefined),
-):
-    _KubeConstructor.add_constructor(_tag, _fn)
+)
+for _constructor_tag, _fn in _CONSTRUCTORS:
+    _KubeConstructor.add_constructor(_constructor_tag, _fn)  # type: ignore[type-var,arg-type]
 
 
 class KubeLoader(CParser, _KubeConstructor, _KubeResolver):  # type: ignore[misc]
@@ -366,7 +368,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                 try:
                     if not loader.check_node():
                         break
-                    node = loader.get_node()
+                    node: Node = loader.get_node()  # type: ignore[assignment]
                 except RecursionError:
                     error = DocumentError(index, None, None, "nesting", "nesting too deep to read")
                     break

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import jsonschema_rs
 
@@ -185,9 +186,7 @@ def _field_name(path: list[str | int]) -> str:
 def describe_errors(validator: Any, obj: Mapping[str, Any]) -> Iterator[SchemaViolation]:
     """Schema errors as violations. Messages never quote the object's values (they may be
     secrets); they name the field, what was expected and the type found."""
-    count = 0
-    for error in validator.iter_errors(obj):
-        count += 1
+    for count, error in enumerate(validator.iter_errors(obj), start=1):
         if count > MAX_ERRORS_PER_OBJECT:
             yield SchemaViolation("SCH001", Violation(
                 f"more than {MAX_ERRORS_PER_OBJECT} schema errors; the rest are not listed"))
