@@ -142,7 +142,8 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
     for entry in entries:
         if isinstance(entry, DocumentError):
             result.errors.append(ToolError(entry.kind, _error_text(entry), name, entry.line))
-    objects = [d for d in documents if is_object(d.data) and is_cluster_object(d.data)]
+    objects = [d for d in documents if is_object(d.data) and is_cluster_object(d.data)
+               or isinstance(d.data, list) and any(is_object(item) for item in d.data)]
     if not objects and not any(isinstance(e, DocumentError) for e in entries):
         if any(d.data is not None for d in documents):
             result.skipped.append(Skipped(name, "not Kubernetes objects"))
@@ -178,8 +179,7 @@ def _add_object(result: LoadResult, obj: dict[str, Any], location: Location, doc
                 default_namespace: str | None) -> None:
     kind = obj["kind"]
     items = obj.get("items")
-    if kind.endswith("List") and isinstance(items, list) and "metadata" not in obj.get(
-            "spec", {}):
+    if kind.endswith("List") and isinstance(items, list) and "spec" not in obj:
         for i, item in enumerate(items):
             pointer = f"{location.pointer}/items/{i}"
             where = Location(location.path, None, None, pointer)
@@ -187,7 +187,7 @@ def _add_object(result: LoadResult, obj: dict[str, Any], location: Location, doc
                 _add_object(result, item, where, doc_index, default_namespace)
             else:
                 result.errors.append(ToolError(
-                    "not-an-object", f"{kind} item {i} has no apiVersion or kind",
+                    "not-an-object", f"{kind} item {i + 1} has no apiVersion or kind",
                     location.path, location.line))
         return
     metadata = obj.get("metadata")
@@ -217,7 +217,9 @@ class Locator:
         self._nodes: OrderedDict[tuple[str, int], Node | None] = OrderedDict()
         self._cache_size = cache_size
 
-    def position(self, manifest: Manifest, pointer: str) -> tuple[int | None, int | None]:
+    def position(self, manifest: Manifest, pointer: str, *,
+                 value: bool = False) -> tuple[int | None, int | None]:
+        """Line and column of a field's key (or of its value with `value=True`)."""
         path = manifest.location.path
         if path is None:
             return manifest.location.line, None
@@ -232,7 +234,7 @@ class Locator:
                 self._nodes.popitem(last=False)
         if root is None:
             return manifest.location.line, None
-        node = walk_pointer(root, manifest.location.pointer + pointer)
+        node = walk_pointer(root, manifest.location.pointer + pointer, value=value)
         return node.start_mark.line + 1 + self._chunks[key][1], node.start_mark.column + 1
 
     def _compose(self, path: str, doc_index: int) -> Node | None:

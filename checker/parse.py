@@ -345,7 +345,7 @@ def _expanded_size(root: Node, limit: int) -> int:
     return size(root)
 
 
-_DOC_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+_DOC_START = re.compile(r"^---(?:[ \t]|\r?$)", re.MULTILINE)
 
 
 def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
@@ -379,7 +379,10 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                         _expanded_size(node, MAX_ALIAS_EXPANSION)
                     data = loader.construct_document(node)
                     chunk = (offset_char, offset_line, index - chunk_start)
-                    yield Document(index, start, data, tuple(loader.ambiguous), chunk)
+                    ambiguous = tuple(
+                        AmbiguousScalar(s.line + offset_line, s.column, s.text, s.value)
+                        for s in loader.ambiguous)
+                    yield Document(index, start, data, ambiguous, chunk)
                 except ConstructorError as exc:
                     loader.constructed_objects.clear()
                     loader.recursive_objects.clear()
@@ -498,8 +501,12 @@ def compose_document(text: str, doc_index: int, *, is_json: bool = False) -> Nod
         loader.dispose()
 
 
-def walk_pointer(root: Node, pointer: str) -> Node:
-    """The node a JSON pointer names (for a mapping member, its key), else the deepest ancestor."""
+def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
+    """The node a JSON pointer names, else the deepest ancestor that exists.
+
+    For a mapping member this is its key (where a person looks for the field), or its value
+    with `value=True`.
+    """
     node = root
     if not pointer:
         return node
@@ -509,7 +516,7 @@ def walk_pointer(root: Node, pointer: str) -> Node:
         if isinstance(node, MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, ScalarNode) and key_node.value == token:
-                    node = key_node if last else value_node
+                    node = key_node if last and not value else value_node
                     break
             else:
                 return node

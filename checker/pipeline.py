@@ -47,8 +47,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
 
     settings = dict(_resolve_rule_settings(config))
-    stamper = Stamper(position=Locator(loaded).position, settings=settings)
-    findings = list(_schema_findings(loaded, source, stamper, config.unknown_kinds))
+    locator = Locator(loaded)
+    stamper = Stamper(position=locator.position, settings=settings)
+    findings = list(_schema_findings(loaded, source, stamper, locator))
 
     report = Report(
         findings=tuple(sorted(findings, key=Finding.sort_key)),
@@ -98,7 +99,7 @@ def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Pa
 
 
 def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
-                     unknown_kinds: str) -> Iterable[Finding]:
+                     locator: Locator) -> Iterable[Finding]:
     unknown = SCHEMA_RULES["SCH004"]
 
     def on_unknown(manifest: Manifest) -> list[SchemaViolation]:
@@ -112,22 +113,22 @@ def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
         for item in validate(manifest, source, on_unknown):
             rule_id, violation = item.rule_id, item.violation
             if item.value_is_yaml11:
-                rule_id, violation = _explain_yaml11(loaded, stamper, manifest, violation)
+                rule_id, violation = _explain_yaml11(loaded, locator, manifest, violation)
             rule = SCHEMA_RULES[rule_id]
             if stamper.enabled(rule):
                 yield stamper.stamp(rule, violation, manifest)
 
 
-def _explain_yaml11(loaded: LoadResult, stamper: Stamper, manifest: Manifest,
+def _explain_yaml11(loaded: LoadResult, locator: Locator, manifest: Manifest,
                     violation: Violation) -> tuple[str, Violation]:
     """A type error on a value only YAML 1.1 reads as non-string becomes SCH003."""
     path = manifest.location.path or ""
     ambiguous = loaded.ambiguous.get((path, manifest.doc_index))
     if not ambiguous:
         return "SCH001", violation
-    line, _ = stamper.position(manifest, violation.pointer)
+    line, column = locator.position(manifest, violation.pointer, value=True)
     for scalar in ambiguous:
-        if scalar.line == line:
+        if (scalar.line, scalar.column) == (line, column):
             token = scalar.text
             return "SCH003", Violation(
                 f"{violation.message}: unquoted `{token}` is read by Kubernetes as "

@@ -63,7 +63,7 @@ def _summary(report: Report) -> Text:
     active = sum(counts.values())
     suppressed = len(report.findings) - active
     text = Text()
-    text.append(f"{report.files} files, {report.objects} objects: ")
+    text.append(f"{_plural(report.files, 'file')}, {_plural(report.objects, 'object')}: ")
     if active == 0:
         text.append("no findings", style="bold green")
     else:
@@ -77,3 +77,7 @@ def _summary(report: Report) -> Text:
         text.append(f"; {n} input{'s' if n != 1 else ''} could not be checked",
                     style="bold red")
     return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
