@@ -226,7 +226,7 @@ def load_yaml_documents(text: str) -> list[Any]:
     documents = []
     for entry in parse_yaml(text):
         if isinstance(entry, DocumentError):
-            raise ValueError(f"line {entry.line}: {entry.message}")
+            raise ValueError(f"line {entry.line}: {entry.message}")  # noqa: TRY004
         if entry.data is not None:
             documents.append(entry.data)
     return documents

@@ -8,7 +8,12 @@ import time
 import pytest
 
 from checker.parse import (
-    Document, DocumentError, compose_document, parse_json, parse_yaml, resolve_plain,
+    Document,
+    DocumentError,
+    compose_document,
+    parse_json,
+    parse_yaml,
+    resolve_plain,
     walk_pointer,
 )
 
