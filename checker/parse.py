@@ -183,7 +183,9 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
         text = node.value
         word = _WORDS.get(text)
         if word is None or word[0] != BOOL:
-            raise ConstructorError(None, None, f"{text!r} is not a boolean", node.start_mark)
+            # The value itself is not quoted back: it may be a secret.
+            raise ConstructorError(None, None, "a value tagged !!bool is not a boolean",
+                                   node.start_mark)
         if not node.style and text in YAML11_ONLY_BOOLS:
             self._note_ambiguous(node, word[1])
         return bool(word[1])
@@ -195,7 +197,8 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
             return float(word[1])
         number = _go_number(text)
         if number is None:
-            raise ConstructorError(None, None, f"{text!r} is not a number", node.start_mark)
+            raise ConstructorError(None, None, "a value tagged as a number is not a number",
+                                   node.start_mark)
         value = number[1]
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
             value = int(value)  # what JSON makes of an integral float
@@ -264,7 +267,21 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
             flattened.append((marked, value_node))
         node.value = flattened + own
 
-    def construct_undefined(self, node: Node) -> None:
+    def construct_merge_word(self, node: ScalarNode) -> str:
+        """`<<` is a merge key only as a key; as a value it is the string "<<"."""
+        return str(node.value)
+
+    def construct_undefined(self, node: Node) -> Any:
+        """Local tags (`!foo`) are ignored, as go-yaml v2 does; other tags are refused, so
+        nothing like `!!python/object` is ever constructed."""
+        if node.tag.startswith("!") and not node.tag.startswith("!!"):
+            if isinstance(node, ScalarNode):
+                return str(node.value)
+            if isinstance(node, SequenceNode):
+                return [self.construct_object(child, deep=True) for child in node.value]
+            if isinstance(node, MappingNode):
+                return {str(self.construct_object(key, deep=True)):
+                        self.construct_object(value, deep=True) for key, value in node.value}
         raise ConstructorError(
             None, None,
             f"unsupported YAML tag {node.tag!r}: Kubernetes objects use plain YAML only",
@@ -292,6 +309,7 @@ _CONSTRUCTORS: tuple[tuple[str | None, Any], ...] = (
     (BINARY, _KubeConstructor.construct_binary),
     (SEQ, _KubeConstructor.construct_seq),
     (MAP, _KubeConstructor.construct_map),
+    (MERGE, _KubeConstructor.construct_merge_word),
     (None, _KubeConstructor.construct_undefined),
 )
 for _constructor_tag, _fn in _CONSTRUCTORS:
@@ -393,6 +411,12 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                 index += 1
         except yaml.MarkedYAMLError as exc:
             error = _syntax_error(index, exc, offset_line)
+        except yaml.reader.ReaderError as exc:
+            # libyaml reports a byte offset into the UTF-8 text it was given.
+            line = remaining.encode("utf-8")[:exc.position].count(b"\n") + 1 + offset_line
+            error = DocumentError(index, line, None, "syntax", f"{exc.reason} "
+                                  f"(character #x{exc.character:04x})"
+                                  if isinstance(exc.character, int) else exc.reason)
         except (yaml.YAMLError, ValueError) as exc:
             error = DocumentError(index, None, None, "syntax", str(exc))
         finally:
@@ -415,20 +439,31 @@ def _next_document_start(text: str, error_line: int) -> tuple[int, int] | None:
 
     Never the start of `text` itself, so every restart makes progress.
     """
+    line = 0
+    counted_to = 0
     for match in _DOC_START.finditer(text):
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
         if match.start() == 0:
             continue
-        line = text.count("\n", 0, match.start())
         if line + 1 >= error_line:
             return line, match.start()
     return None
 
 
+_CONSTRUCTOR_ERROR_KINDS = (
+    ("duplicate key", "duplicate-key"),
+    ("alias expansion exceeds", "alias-bomb"),
+    ("recursive alias", "alias-bomb"),
+    ("unsupported YAML tag", "yaml-tag"),
+)
+
+
 def _constructor_error(index: int, exc: ConstructorError, offset_line: int) -> DocumentError:
     mark = exc.problem_mark or exc.context_mark
     message = exc.problem or str(exc)
-    kind = "duplicate-key" if message.startswith("duplicate key") else (
-        "alias-bomb" if "alias" in message else "yaml-tag" if "tag" in message else "yaml")
+    kind = next((k for prefix, k in _CONSTRUCTOR_ERROR_KINDS if message.startswith(prefix)),
+                "yaml")
     if mark is None:
         return DocumentError(index, None, None, kind, message)
     return DocumentError(index, mark.line + 1 + offset_line, mark.column + 1, kind, message)

@@ -49,7 +49,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     settings = dict(_resolve_rule_settings(config))
     locator = Locator(loaded)
     stamper = Stamper(position=locator.position, settings=settings)
-    findings = list(_schema_findings(loaded, source, stamper, locator))
+    findings = list(_schema_findings(loaded, source, stamper, locator, errors))
 
     report = Report(
         findings=tuple(sorted(findings, key=Finding.sort_key)),
@@ -92,14 +92,15 @@ def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Pa
     for manifest in [*extra_manifests, *declared]:
         try:
             source.add_estate_crd(manifest.obj)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             errors.append(ToolError("crd", f"cannot use CRD {manifest.resource.name}: {exc}",
                                     manifest.location.path, manifest.location.line))
     return errors
 
 
 def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
-                     locator: Locator) -> Iterable[Finding]:
+                     locator: Locator, errors: list[ToolError]) -> Iterable[Finding]:
+    """Schema findings of every object; an object that cannot be validated is an error."""
     unknown = SCHEMA_RULES["SCH004"]
 
     def on_unknown(manifest: Manifest) -> list[SchemaViolation]:
@@ -110,7 +111,15 @@ def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
             "the object was not validated", "/kind"))]
 
     for manifest in loaded.manifests:
-        for item in validate(manifest, source, on_unknown):
+        try:
+            items = validate(manifest, source, on_unknown)
+        except (ValueError, OSError, RecursionError) as exc:
+            # One object the validator cannot handle must not hide the rest of the estate.
+            errors.append(ToolError(
+                "schema-engine", f"{manifest.resource.display()}: could not be validated: "
+                f"{type(exc).__name__}", manifest.location.path, manifest.location.line))
+            continue
+        for item in items:
             rule_id, violation = item.rule_id, item.violation
             if item.value_is_yaml11:
                 rule_id, violation = _explain_yaml11(loaded, locator, manifest, violation)
@@ -129,18 +138,20 @@ def _explain_yaml11(loaded: LoadResult, locator: Locator, manifest: Manifest,
     line, column = locator.position(manifest, violation.pointer, value=True)
     for scalar in ambiguous:
         if (scalar.line, scalar.column) == (line, column):
-            token = scalar.text
-            return "SCH003", Violation(
-                f"{violation.message}: unquoted `{token}` is read by Kubernetes as "
-                f"{_yaml11_reading(scalar.value)}; quote it (\"{token}\") to keep a string",
-                violation.pointer, {**violation.details, "yaml_token": token})
+            if isinstance(scalar.value, bool):
+                # A YAML 1.1 boolean word (yes, on, …) reveals nothing; quote it back.
+                token = scalar.text
+                reading = f"unquoted `{token}` is read by Kubernetes as the boolean " \
+                          f"{'true' if scalar.value else 'false'}; quote it (\"{token}\")"
+                details = {**violation.details, "yaml_token": token}
+            else:
+                # The digits may be a secret (a PIN): describe them, never repeat them.
+                reading = "an unquoted number with a leading zero is read by Kubernetes " \
+                          "as an octal number; quote the value"
+                details = dict(violation.details)
+            return "SCH003", Violation(f"{violation.message}: {reading} to keep a string",
+                                       violation.pointer, details)
     return "SCH001", violation
-
-
-def _yaml11_reading(value: object) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {'true' if value else 'false'}"
-    return f"the number {value}"
 
 
 def _rules_used(findings: Iterable[Finding]) -> dict[str, RuleInfo]:

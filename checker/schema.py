@@ -30,6 +30,8 @@ SUPPORTED_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 DEFAULT_VERSION = SUPPORTED_VERSIONS[-1]
 MAX_ERRORS_PER_OBJECT = 25
 
+_SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
+
 BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
 
 RULES = {
@@ -52,9 +54,12 @@ RULES = {
                  "No schema is known for this apiVersion and kind, so the object was not "
                  "validated.", "schema",
                  "Add the CRD to the repository, or check the apiVersion and kind for typos."),
-        RuleInfo("SCH005", "api-version-not-served", Severity.HIGH, "schema",
-                 "The CRD declares this version but does not serve it.", "schema",
-                 "Use a served version of the resource."),
+        RuleInfo("SCH005", "api-not-served", Severity.HIGH, "schema",
+                 "The apiVersion and kind are not served: a built-in API that does not exist "
+                 "in the selected Kubernetes version (removed, or misspelled), or a CRD version "
+                 "that is declared but not served. The API server rejects the object.",
+                 "schema", "Use a served apiVersion (see `kubectl api-resources`) and check "
+                 "the spelling of the kind."),
     )
 }
 
@@ -105,7 +110,8 @@ class SchemaSource:
         """Use a CRD declared in the scanned estate (it wins over a bundled one)."""
         for gvk, schema in crds.schemas_from_crd(crd).items():
             self._estate_crds[gvk] = schema
-            self._validators.pop(gvk, None)
+            # Compiled now, so a broken CRD is reported against the CRD, not its objects.
+            self._validators[gvk] = jsonschema_rs.validator_for(schema)
 
     def validator(self, group: str, version: str, kind: str) -> Any | None | str:
         """A compiled validator, None when the kind is unknown, or "not-served"."""
@@ -120,7 +126,7 @@ class SchemaSource:
         group, version, kind = gvk
         if gvk in self._estate_crds:
             return jsonschema_rs.validator_for(self._estate_crds[gvk])
-        if group in BUILTIN_GROUPS or group.endswith(".k8s.io"):
+        if is_builtin_group(group):
             schema = self._builtin_schema(group, version, kind)
             if schema is not None:
                 return jsonschema_rs.validator_for(schema, registry=self._registry)
@@ -133,6 +139,8 @@ class SchemaSource:
         return None
 
     def _builtin_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
+        if not _SAFE_NAME.fullmatch(kind) or not _SAFE_NAME.fullmatch(version):
+            return None
         prefix = group.split(".")[0]
         name = f"{kind.lower()}-{prefix}-{version}.json" if prefix else f"{kind.lower()}-{version}.json"
         candidate = self._builtin_dir.joinpath(name)
@@ -140,10 +148,18 @@ class SchemaSource:
             return None
         schema: dict[str, Any] = json.loads(candidate.read_text())
         api_version = f"{group}/{version}" if group else version
-        declared = schema.get("properties", {}).get("apiVersion", {}).get("enum")
-        if declared and api_version not in declared:
+        properties = schema.get("properties", {})
+        # Files exist for every definition (Affinity, Container…): only top-level kinds
+        # declare their apiVersion and kind.
+        if api_version not in (properties.get("apiVersion", {}).get("enum") or ()):
+            return None
+        if kind not in (properties.get("kind", {}).get("enum") or ()):
             return None
         return schema
+
+
+def is_builtin_group(group: str) -> bool:
+    return group in BUILTIN_GROUPS or group.endswith(".k8s.io")
 
 
 def escape_pointer_token(token: str | int) -> str:
@@ -186,28 +202,32 @@ def _field_name(path: list[str | int]) -> str:
 def describe_errors(validator: Any, obj: Mapping[str, Any]) -> Iterator[SchemaViolation]:
     """Schema errors as violations. Messages never quote the object's values (they may be
     secrets); they name the field, what was expected and the type found."""
-    for count, error in enumerate(validator.iter_errors(obj), start=1):
-        if count > MAX_ERRORS_PER_OBJECT:
-            yield SchemaViolation("SCH001", Violation(
-                f"more than {MAX_ERRORS_PER_OBJECT} schema errors; the rest are not listed"))
-            return
-        yield _describe(error)
+    count = 0
+    for error in validator.iter_errors(obj):
+        for violation in _describe(error):
+            count += 1
+            if count > MAX_ERRORS_PER_OBJECT:
+                yield SchemaViolation("SCH001", Violation(
+                    f"more than {MAX_ERRORS_PER_OBJECT} schema errors; the rest are not listed"))
+                return
+            yield violation
 
 
-def _describe(error: Any) -> SchemaViolation:
+def _describe(error: Any) -> list[SchemaViolation]:
+    if error.kind.name in ("additionalProperties", "unevaluatedProperties"):
+        path = list(error.instance_path)
+        return [SchemaViolation("SCH002", Violation(
+            f"unknown field {_field_name([*path, name])}", pointer_of([*path, name]),
+            {"unknown_field": name})) for name in sorted(error.kind.unexpected or [])]
+    return [_describe_one(error)]
+
+
+def _describe_one(error: Any) -> SchemaViolation:
     path = list(error.instance_path)
     kind = error.kind
     name = kind.name
     pointer = pointer_of(path)
     where = _field_name(path)
-    if name == "additionalProperties" or name == "unevaluatedProperties":
-        unexpected = sorted(getattr(kind, "unexpected", []) or [])
-        field_ = unexpected[0] if unexpected else ""
-        field_path = [*path, field_] if field_ else path
-        extra = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        return SchemaViolation("SCH002", Violation(
-            f"unknown field {_field_name(field_path)}{extra}", pointer_of(field_path),
-            {"unknown_fields": unexpected}))
     if name == "type":
         expected = [_TYPE_NAMES.get(t, t) for t in kind.types if t != "null"]
         found = _type_of(error.instance)
@@ -232,17 +252,18 @@ def _describe(error: Any) -> SchemaViolation:
                 "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
                 "multipleOf"):
         words = re.sub(r"(?<!^)([A-Z])", r" \1", name).lower()
-        return SchemaViolation("SCH001", Violation(
-            f"{where} violates {words} {kind.limit if hasattr(kind, 'limit') else ''}".rstrip(),
-            pointer))
+        bound = next(iter(kind.as_dict().values()), "")
+        return SchemaViolation("SCH001", Violation(f"{where} violates {words} {bound}".rstrip(),
+                                                   pointer))
     if name == "uniqueItems":
         return SchemaViolation("SCH001", Violation(f"{where} has duplicate items", pointer))
-    if name in ("oneOfNotValid", "anyOf", "oneOfMultipleValid"):
+    if name in ("oneOf", "anyOf"):
         return SchemaViolation("SCH001", Violation(
-            f"{where} does not match any allowed form", pointer))
-    # Fallback: jsonschema-rs's own wording starts with the value; drop it.
-    message = re.sub(r"^.*? (is|does) ", r"\1 ", error.message, count=1)
-    return SchemaViolation("SCH001", Violation(f"{where} {message}", pointer))
+            f"{where} must match exactly one allowed form (for example an integer or a "
+            "string), not a " + _type_of(error.instance), pointer))
+    # jsonschema-rs's own message quotes the value, which may be a secret: name the keyword.
+    return SchemaViolation("SCH001", Violation(f"{where} fails the schema's `{name}` check",
+                                               pointer))
 
 
 def validate(manifest: Manifest, source: SchemaSource,
@@ -256,5 +277,9 @@ def validate(manifest: Manifest, source: SchemaSource,
             f"{resource.api_version} {resource.kind} is declared by its CRD but not served",
             "/apiVersion"))]
     if validator is None:
+        if is_builtin_group(group):
+            return [SchemaViolation("SCH005", Violation(
+                f"{resource.api_version} {resource.kind} is not an API of Kubernetes "
+                f"{source.kubernetes_version} (removed, or misspelled)", "/apiVersion"))]
         return list(on_unknown(manifest)) if on_unknown else []
     return list(describe_errors(validator, manifest.obj))

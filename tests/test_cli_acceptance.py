@@ -182,7 +182,7 @@ SCENARIOS = [
     Scenario("json-file", 1, [("SCH001", "deployment.json", 7),
                               ("SCH002", "deployment.json", 20),
                               ("SCH001", "tabbed.json", 9)]),
-    Scenario("removed-api", 0, [("SCH004", "hpa.yaml", 4)]),
+    Scenario("removed-api", 1, [("SCH005", "hpa.yaml", 3)]),
 ]
 
 
@@ -268,8 +268,10 @@ def test_yaml11_messages_explain_the_reading(cli: Cli) -> None:
 
     (finding,) = cli.json("yaml11-octal-string").report()["findings"]
     assert finding["location"]["pointer"] == "/data/mode"
-    assert finding["details"]["yaml_token"] == "0644"
-    assert "number 420" in finding["message"]
+    # The digits are never repeated: in a Secret they could be a PIN.
+    assert "yaml_token" not in finding["details"]
+    assert "0644" not in finding["message"] and "420" not in finding["message"]
+    assert "leading zero" in finding["message"] and "octal" in finding["message"]
 
 
 def test_kind_list_item_pointer(cli: Cli) -> None:
