@@ -8,7 +8,9 @@ something meant to be an object went unchecked.
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -24,7 +26,7 @@ from checker.parse import (
     AmbiguousScalar,
     Document,
     DocumentError,
-    compose_document,
+    compose_documents,
     parse_json,
     parse_yaml,
     walk_pointer,
@@ -72,11 +74,11 @@ def read_text(candidate: Candidate) -> str | ToolError:
         else:
             if candidate.path.is_symlink() and not candidate.path.exists():
                 return ToolError("unreadable", "broken symbolic link", name)
-            size = os.path.getsize(candidate.path)
-            if size > MAX_FILE_BYTES:
-                return ToolError("too-large", f"file is {size:,} bytes; the limit is "
-                                 f"{MAX_FILE_BYTES:,}", name)
-            data = candidate.path.read_bytes()
+            if not stat.S_ISREG(os.stat(candidate.path).st_mode):
+                # A FIFO would block forever and /dev/zero never ends.
+                return ToolError("unreadable", "not a regular file", name)
+            with open(candidate.path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return ToolError("unreadable", f"cannot read file: {exc.strerror or exc}", name)
     if len(data) > MAX_FILE_BYTES:
@@ -107,6 +109,12 @@ def _decode_error(name: str, data: bytes, exc: UnicodeDecodeError, skip: int,
 def is_object(doc: Any) -> bool:
     return (isinstance(doc, dict) and isinstance(doc.get("apiVersion"), str)
             and isinstance(doc.get("kind"), str))
+
+
+def looks_like_object(doc: Any) -> bool:
+    """A mapping meant to be an object, even if misspelled (`apiversion`, `Kind`)."""
+    return isinstance(doc, dict) and any(
+        isinstance(key, str) and key.lower() in ("apiversion", "kind") for key in doc)
 
 
 def is_cluster_object(doc: Mapping[str, Any]) -> bool:
@@ -143,6 +151,7 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
         if isinstance(entry, DocumentError):
             result.errors.append(ToolError(entry.kind, _error_text(entry), name, entry.line))
     objects = [d for d in documents if is_object(d.data) and is_cluster_object(d.data)
+               or looks_like_object(d.data) and not is_object(d.data)
                or isinstance(d.data, list) and any(is_object(item) for item in d.data)]
     if not objects and not any(isinstance(e, DocumentError) for e in entries):
         if any(d.data is not None for d in documents):
@@ -166,9 +175,13 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
             continue
         if not is_object(data):
             missing = [k for k in ("apiVersion", "kind") if not isinstance(data.get(k), str)]
+            near = [k for k in data if isinstance(k, str) and k.lower() in
+                    ("apiversion", "kind") and k not in ("apiVersion", "kind")]
+            hint = f" (found {', '.join(repr(k) for k in near)}: keys are case-sensitive)" \
+                if near else ""
             result.errors.append(ToolError(
-                "not-an-object", f"document {doc.index + 1} has no {' or '.join(missing)}; "
-                "it cannot be checked", name, doc.line))
+                "not-an-object", f"document {doc.index + 1} has no string "
+                f"{' or '.join(missing)}{hint}; it cannot be checked", name, doc.line))
             continue
         if not is_cluster_object(data):
             continue
@@ -199,7 +212,9 @@ def _add_object(result: LoadResult, obj: dict[str, Any], location: Location, doc
         namespace = None
         if default_namespace and not is_cluster_scoped(obj["apiVersion"], kind):
             namespace = default_namespace
-    resource = Resource(obj["apiVersion"], kind, namespace, str(name))
+    if not isinstance(name, str):
+        name = json.dumps(name, default=str)  # the schema reports the wrong type
+    resource = Resource(obj["apiVersion"], kind, namespace, name)
     result.manifests.append(Manifest(resource, obj, location, doc_index))
 
 
@@ -214,7 +229,7 @@ class Locator:
     def __init__(self, result: LoadResult, *, cache_size: int = 64) -> None:
         self._sources = result.sources
         self._chunks = result.chunks
-        self._nodes: OrderedDict[tuple[str, int], Node | None] = OrderedDict()
+        self._chunk_nodes: OrderedDict[tuple[str, int], list[Node]] = OrderedDict()
         self._cache_size = cache_size
 
     def position(self, manifest: Manifest, pointer: str, *,
@@ -224,24 +239,27 @@ class Locator:
         if path is None:
             return manifest.location.line, None
         key = (path, manifest.doc_index)
-        if key in self._nodes:
-            self._nodes.move_to_end(key)
-            root = self._nodes[key]
-        else:
-            root = self._compose(path, manifest.doc_index)
-            self._nodes[key] = root
-            if len(self._nodes) > self._cache_size:
-                self._nodes.popitem(last=False)
+        root = self._document_node(path, manifest.doc_index)
         if root is None:
             return manifest.location.line, None
         node = walk_pointer(root, manifest.location.pointer + pointer, value=value)
         return node.start_mark.line + 1 + self._chunks[key][1], node.start_mark.column + 1
 
-    def _compose(self, path: str, doc_index: int) -> Node | None:
+    def _document_node(self, path: str, doc_index: int) -> Node | None:
+        """The composed document; every document of its part of the file is composed once."""
         source = self._sources.get(path)
         chunk = self._chunks.get((path, doc_index))
         if source is None or chunk is None:
             return None
         char_offset, _, index = chunk
-        return compose_document(source.text[char_offset:], index, is_json=source.is_json)
+        cache_key = (path, char_offset)
+        nodes = self._chunk_nodes.get(cache_key)
+        if nodes is None:
+            nodes = compose_documents(source.text[char_offset:], is_json=source.is_json)
+            self._chunk_nodes[cache_key] = nodes
+            if len(self._chunk_nodes) > self._cache_size:
+                self._chunk_nodes.popitem(last=False)
+        else:
+            self._chunk_nodes.move_to_end(cache_key)
+        return nodes[index] if index < len(nodes) else None
 

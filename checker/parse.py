@@ -372,6 +372,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
     After a syntax error the stream is resumed at the next `---` line, so the documents
     after a broken one are still read.
     """
+    text, blanked = _blank_unreadable_documents(text)
     index = 0
     offset_line = 0
     offset_char = 0
@@ -391,6 +392,12 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                     error = DocumentError(index, None, None, "nesting", "nesting too deep to read")
                     break
                 start = node.start_mark.line + 1 + offset_line
+                failed = blanked.pop(start, None)
+                if failed is not None:
+                    # A document emptied by _blank_unreadable_documents: report it instead.
+                    yield DocumentError(index, failed.line, None, "syntax", failed.message)
+                    index += 1
+                    continue
                 loader.ambiguous = []
                 try:
                     if may_have_anchors:
@@ -432,6 +439,42 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
         offset_line += resume_line
         offset_char += resume_offset
         remaining = remaining[resume_offset:]
+
+
+_UNREADABLE = re.compile(
+    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _blank_unreadable_documents(text: str) -> tuple[str, dict[int, DocumentError]]:
+    """Empty each document holding a character YAML forbids, keeping every line in place.
+
+    libyaml rejects such a character before it has read anything, which would lose every
+    document of the file; blanking only the document that holds it keeps the others.
+    Returns the new text and, by the 1-based line where each emptied document now starts,
+    the error to report in its place.
+    """
+    errors: dict[int, DocumentError] = {}
+    if _UNREADABLE.search(text) is None:
+        return text, errors
+    starts = [0] + [m.start() for m in _DOC_START.finditer(text) if m.start() > 0]
+    pieces = []
+    for number, begin in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(text)
+        piece = text[begin:end]
+        bad = _UNREADABLE.search(piece)
+        if bad is None:
+            pieces.append(piece)
+            continue
+        line = text.count("\n", 0, begin + bad.start()) + 1
+        first_line = text.count("\n", 0, begin) + 1
+        marker = "---\n" if piece.startswith("---") else ""
+        content_line = first_line + (1 if marker else 0)
+        errors[content_line] = DocumentError(
+            number, line, None, "syntax",
+            f"character #x{ord(bad.group()):04x} is not allowed in YAML")
+        newlines = piece.count("\n") - (1 if marker else 0)
+        pieces.append(marker + "{}" + "\n" * max(newlines, 0))
+    return "".join(pieces), errors
 
 
 def _next_document_start(text: str, error_line: int) -> tuple[int, int] | None:
@@ -517,23 +560,26 @@ def _json_duplicate_line(text: str, message: str) -> int | None:
     return text.count("\n", 0, positions[1]) + 1
 
 
-def compose_document(text: str, doc_index: int, *, is_json: bool = False) -> Node | None:
+def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
+    """Node trees (with marks) of the documents of a stream, up to the first that fails."""
     if is_json:
         # Same length, so marks stay right; JSON allows tabs where YAML does not.
         text = text.replace("\t", " ")
     loader = ComposeLoader(text)
+    nodes: list[Node] = []
     try:
-        index = 0
         while loader.check_node():
-            node = loader.get_node()
-            if index == doc_index:
-                return node
-            index += 1
-        return None
+            nodes.append(loader.get_node())  # type: ignore[arg-type]
     except (yaml.YAMLError, RecursionError):
-        return None
+        pass
     finally:
         loader.dispose()
+    return nodes
+
+
+def compose_document(text: str, doc_index: int, *, is_json: bool = False) -> Node | None:
+    nodes = compose_documents(text, is_json=is_json)
+    return nodes[doc_index] if doc_index < len(nodes) else None
 
 
 def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 from checker import __version__, crds
 from checker.config import Config
 from checker.discover import Skipped, discover
+from checker.errors import ConfigError
 from checker.findings import RuleSettings, Stamper
 from checker.load import LoadResult, Locator, load
 from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
@@ -52,7 +55,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
 
     report = Report(
-        findings=tuple(sorted(findings, key=Finding.sort_key)),
+        findings=_distinct_fingerprints(sorted(findings, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=ToolError.sort_key)),
         rules=_rules_used(findings),
         files=loaded.files,
@@ -70,6 +73,11 @@ def _resolve_rule_settings(config: Config) -> Iterable[tuple[str, RuleSettings]]
         resolved["SCH004"] = RuleSettings(severity=Severity.HIGH)
     elif config.unknown_kinds == "ignore":
         resolved["SCH004"] = RuleSettings(enabled=False)
+    unknown = sorted(k for k in config.rules if k not in SCHEMA_RULES and k not in by_name)
+    if unknown:
+        known = ", ".join(f"{r.id} ({r.name})" for r in SCHEMA_RULES.values())
+        raise ConfigError(f"config {config.path or ''}: unknown rule {', '.join(unknown)} under "
+                          f"`rules`; known rules: {known}")
     for key, value in config.rules.items():
         resolved[by_name.get(key, key)] = value
     return resolved.items()
@@ -152,6 +160,21 @@ def _explain_yaml11(loaded: LoadResult, locator: Locator, manifest: Manifest,
             return "SCH003", Violation(f"{violation.message}: {reading} to keep a string",
                                        violation.pointer, details)
     return "SCH001", violation
+
+
+def _distinct_fingerprints(findings: list[Finding]) -> tuple[Finding, ...]:
+    """The same object declared twice (a staging and a prod copy) must not merge into one
+    alert: repeats of a fingerprint, in path order, get an occurrence suffix."""
+    seen: dict[str, int] = {}
+    result = []
+    for finding in findings:
+        count = seen.get(finding.fingerprint, 0)
+        seen[finding.fingerprint] = count + 1
+        if count:
+            digest = hashlib.sha256(f"{finding.fingerprint}:{count}".encode()).hexdigest()[:32]
+            finding = dataclasses.replace(finding, fingerprint=digest)
+        result.append(finding)
+    return tuple(result)
 
 
 def _rules_used(findings: Iterable[Finding]) -> dict[str, RuleInfo]:

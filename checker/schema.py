@@ -109,9 +109,10 @@ class SchemaSource:
     def add_estate_crd(self, crd: Mapping[str, Any]) -> None:
         """Use a CRD declared in the scanned estate (it wins over a bundled one)."""
         for gvk, schema in crds.schemas_from_crd(crd).items():
-            self._estate_crds[gvk] = schema
             # Compiled now, so a broken CRD is reported against the CRD, not its objects.
-            self._validators[gvk] = jsonschema_rs.validator_for(schema)
+            validator = jsonschema_rs.validator_for(schema)
+            self._estate_crds[gvk] = schema
+            self._validators[gvk] = validator
 
     def validator(self, group: str, version: str, kind: str) -> Any | None | str:
         """A compiled validator, None when the kind is unknown, or "not-served"."""

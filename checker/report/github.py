@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from checker.model import Finding, Report, Severity, ToolError
+from checker.report.text import printable
 
 _COMMAND = {
     Severity.CRITICAL: "error",
@@ -59,7 +60,9 @@ def _command(name: str, props: list[tuple[str, str]], message: str) -> str:
 
 def escape_data(value: str) -> str:
     """Escape a command's message so it stays on one line and decodes back exactly."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Other control characters (ESC…) could drive the log viewer: make them visible.
+    return printable(escaped)
 
 
 def escape_property(value: str) -> str:

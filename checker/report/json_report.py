@@ -55,5 +55,5 @@ def _error(e: ToolError) -> dict[str, Any]:
 
 def write(report: Report, out: TextIO) -> None:
     json.dump(to_dict(report), out, indent=2, sort_keys=False, ensure_ascii=False,
-              default=str)
+              allow_nan=False)
     out.write("\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import groupby
 from typing import TextIO
 
@@ -26,7 +27,7 @@ def write(report: Report, out: TextIO, *, color: bool | None = None, width: int 
                       highlight=False, soft_wrap=True, width=width if not is_tty else None)
     findings = sorted(report.findings, key=Finding.sort_key)
     for path, group in groupby(findings, key=lambda f: f.location.path or "(no file)"):
-        console.print(Text(path, style="bold underline"))
+        console.print(Text(printable(path), style="bold underline"))
         for f in group:
             console.print(_finding_line(f))
         console.print()
@@ -36,9 +37,18 @@ def write(report: Report, out: TextIO, *, color: bool | None = None, width: int 
             where = e.path or "(input)"
             if e.line:
                 where += f":{e.line}"
-            console.print(f"  {escape(where)}: [red]{escape(e.kind)}[/red]: {escape(e.message)}")
+            console.print(f"  {escape(printable(where))}: [red]{escape(e.kind)}[/red]: "
+                          f"{escape(printable(e.message))}")
         console.print()
     console.print(_summary(report))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Input-derived text with control characters shown as escapes (no terminal tricks)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _finding_line(f: Finding) -> Text:
@@ -51,8 +61,8 @@ def _finding_line(f: Finding) -> Text:
     line.append(f" {f.rule_id} ", style="bold")
     line.append(f"{f.rule_name}  ", style="dim")
     if f.resource is not None:
-        line.append(f"{f.resource.display()}: ", style="blue")
-    line.append(f.message)
+        line.append(f"{printable(f.resource.display())}: ", style="blue")
+    line.append(printable(f.message))
     if f.suppressed_by:
         line.append(f"  (suppressed: {f.suppressed_by})", style="dim")
     return line
