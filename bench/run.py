@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,6 @@ class Sample:
 
 def measure(command: list[str]) -> Sample:
     """Run a command to completion; wall, child CPU and the child's peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -57,7 +55,6 @@ def measure(command: list[str]) -> Sample:
     if proc.returncode not in (0, 1):
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{command[:3]} failed with {proc.returncode}: {err}")
-    del before
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 

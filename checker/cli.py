@@ -21,7 +21,7 @@ from typing import TextIO
 
 from checker import __version__
 from checker.errors import CheckerError, ConfigError, UsageError
-from checker.model import Severity
+from checker.model import Report, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNDECIDED = 0, 1, 2
 PROGRESS_DELAY_SECONDS = 2.0
@@ -154,16 +154,16 @@ def _parse_formats(specs: Sequence[str]) -> list[tuple[str, str | None]]:
     return outputs
 
 
-def _write(name: str, target: str | None, report: object) -> None:
+def _write(name: str, target: str | None, report: Report) -> None:
     from checker.report import reporter
 
     write = reporter(name)
     if target is None or target == "-":
-        write(report, sys.stdout)  # type: ignore[arg-type]
+        write(report, sys.stdout)
         sys.stdout.flush()
         return
     buffer = io.StringIO()
-    write(report, buffer)  # type: ignore[arg-type]
+    write(report, buffer)
     try:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(buffer.getvalue(), encoding="utf-8")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from checker.model import Finding, Location, Manifest, RuleInfo, Severity, Violation
 
@@ -44,7 +43,7 @@ class RuleSettings:
 class Stamper:
     """Turns violations into findings, with the configuration and positions it needs."""
 
-    position: Any  # Callable[[Manifest, str], tuple[int | None, int | None]]
+    position: Callable[[Manifest, str], tuple[int | None, int | None]]
     settings: Mapping[str, RuleSettings] = field(default_factory=dict)
     today: dt.date = field(default_factory=dt.date.today)
 

@@ -577,10 +577,6 @@ def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
     return nodes
 
 
-def compose_document(text: str, doc_index: int, *, is_json: bool = False) -> Node | None:
-    nodes = compose_documents(text, is_json=is_json)
-    return nodes[doc_index] if doc_index < len(nodes) else None
-
 
 def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
     """The node a JSON pointer names, else the deepest ancestor that exists.

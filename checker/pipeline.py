@@ -88,15 +88,15 @@ def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Pa
     errors: list[ToolError] = []
     declared = [m for m in manifests if crds.is_crd(m.obj)]
     extra_manifests: list[Manifest] = []
-    extra_paths = [str(root / p) for p in extra]
+    missing = [p for p in extra if not (root / p).exists()]
+    errors.extend(ToolError("config", f"CRD path {p!r} (config `crds`) does not exist")
+                  for p in missing)
+    extra_paths = [str(root / p) for p in extra if p not in missing]
     if extra_paths:
         candidates, _ = discover(extra_paths, root)
         loaded: LoadResult = load(candidates)
         errors.extend(loaded.errors)
         extra_manifests = [m for m in loaded.manifests if crds.is_crd(m.obj)]
-        missing = [p for p in extra if not (root / p).exists()]
-        errors.extend(ToolError("config", f"CRD path {p!r} (config `crds`) does not exist")
-                      for p in missing)
     for manifest in [*extra_manifests, *declared]:
         try:
             source.add_estate_crd(manifest.obj)

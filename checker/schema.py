@@ -30,6 +30,9 @@ SUPPORTED_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 DEFAULT_VERSION = SUPPORTED_VERSIONS[-1]
 MAX_ERRORS_PER_OBJECT = 25
 
+NOT_SERVED = "not-served"
+"""What `SchemaSource.validator` returns for a CRD version that is declared but not served."""
+
 _SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
 
 BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
@@ -68,8 +71,8 @@ RULES = {
 class SchemaViolation:
     rule_id: str
     violation: Violation
-    """The pointer of an SCH003 candidate is resolved against ambiguous scalars later."""
     value_is_yaml11: bool = False
+    """A string was wanted and a boolean or number found: maybe YAML 1.1 (SCH003)."""
 
 
 class SchemaSource:
@@ -115,7 +118,7 @@ class SchemaSource:
             self._validators[gvk] = validator
 
     def validator(self, group: str, version: str, kind: str) -> Any | None | str:
-        """A compiled validator, None when the kind is unknown, or "not-served"."""
+        """A compiled validator, None when the kind is unknown, or NOT_SERVED."""
         gvk = (group, version, kind)
         if gvk in self._validators:
             return self._validators[gvk]
@@ -134,7 +137,7 @@ class SchemaSource:
         entry = self._crd_index.get(gvk)
         if entry is not None:
             if not entry.get("file"):
-                return "not-served"
+                return NOT_SERVED
             schema = json.loads((self._crd_dir / entry["file"]).read_text(encoding="utf-8"))
             return jsonschema_rs.validator_for(schema)
         return None
@@ -273,7 +276,7 @@ def validate(manifest: Manifest, source: SchemaSource,
     resource = manifest.resource
     group, _, version = resource.api_version.rpartition("/")
     validator = source.validator(group, version, resource.kind)
-    if validator == "not-served":
+    if validator == NOT_SERVED:
         return [SchemaViolation("SCH005", Violation(
             f"{resource.api_version} {resource.kind} is declared by its CRD but not served",
             "/apiVersion"))]

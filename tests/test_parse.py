@@ -10,7 +10,7 @@ import pytest
 from checker.parse import (
     Document,
     DocumentError,
-    compose_document,
+    compose_documents,
     parse_json,
     parse_yaml,
     resolve_plain,
@@ -160,8 +160,7 @@ def test_json_uses_json_rules_and_rejects_duplicates() -> None:
 
 def test_walk_pointer_names_the_key_of_a_field() -> None:
     text = "a:\n  b:\n    - x\n    - y: 1\n      z: 2\n"
-    root = compose_document(text, 0)
-    assert root is not None
+    (root,) = compose_documents(text)
     node = walk_pointer(root, "/a/b/1/z")
     assert (node.start_mark.line + 1, node.start_mark.column + 1) == (5, 7)
     missing = walk_pointer(root, "/a/b/1/nope")

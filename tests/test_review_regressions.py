@@ -128,3 +128,10 @@ def test_control_characters_in_names_are_shown_escaped(tmp_path: Path) -> None:
     buffer = io.StringIO()
     text.write(check(tmp_path), buffer)
     assert "\x1b" not in buffer.getvalue() and "x\\x1b[2Jy" in buffer.getvalue()
+
+
+def test_missing_crd_path_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(CONFIGMAP.format(name="a"))
+    report = check(tmp_path, Config(crds=("platform/crds",)))
+    assert [(e.kind, e.message) for e in report.errors] == [
+        ("config", "CRD path 'platform/crds' (config `crds`) does not exist")]
