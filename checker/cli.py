@@ -14,14 +14,17 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from checker import __version__
 from checker.errors import CheckerError, ConfigError, UsageError
 from checker.model import Report, Severity
+
+if TYPE_CHECKING:
+    from checker.config import Config
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNDECIDED = 0, 1, 2
 PROGRESS_DELAY_SECONDS = 2.0
@@ -66,9 +69,60 @@ def build_parser() -> argparse.ArgumentParser:
                        help="kinds without a schema: warn (default), error or ignore")
     check.add_argument("--namespace", metavar="NS",
                        help="namespace for namespaced objects that declare none")
+    _policy_arguments(check)
+    check.add_argument("--baseline", type=Path, metavar="FILE",
+                       help="report the findings recorded in FILE as suppressed")
+    check.add_argument("--write-baseline", type=Path, metavar="FILE",
+                       help="record every active finding in FILE (accepting them) and exit 0")
     check.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+    rules = commands.add_parser("rules", help="list the rules, or explain one")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    listing = rules_commands.add_parser("list", help="every known rule, one line each")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    explain = rules_commands.add_parser("explain", help="a rule's documentation")
+    explain.add_argument("rule", metavar="ID", help="rule id or name")
+    for sub in (listing, explain):
+        sub.add_argument("--config", type=Path, metavar="FILE")
+        sub.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR")
+        _policy_arguments(sub)
+        sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    test = commands.add_parser("test", help="run the rule packs' own tests (Rego unit tests "
+                                            "and YAML rule cases)")
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="pack or policy directories (default: the bundled packs)")
+    test.add_argument("--run", metavar="REGEX", help="only tests whose name matches")
+    test.add_argument("--verbose", "-v", action="store_true", help="list passing tests too")
+    test.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _policy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", action="append", type=Path, default=[], metavar="DIR",
+                        help="extra policy directory (Rego, data, Gatekeeper templates and "
+                             "constraints, or a pack); repeatable")
+    parser.add_argument("--policy-namespace", action="append", default=[], metavar="PKG",
+                        help="Rego package to evaluate in plain policy directories "
+                             "(default main); repeatable")
+    parser.add_argument("--all-namespaces", action="store_true", default=None,
+                        help="evaluate every Rego package of plain policy directories")
+    parser.add_argument("--rule-timeout", type=_positive_seconds, metavar="SECONDS",
+                        help="time one Rego query may take before the rule is reported as "
+                             "failed (default 30)")
+    parser.add_argument("--opa-url", metavar="URL",
+                        help="evaluate Rego on this OPA server (policies are pushed to it)")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _severity(text: str) -> Severity:
@@ -85,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if args.command == "check":
             return _check(args)
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "test":
+            return _test(args)
         raise UsageError(f"unknown command {args.command!r}")
     except CheckerError as exc:
         print(f"gitops-checker: error: {exc}", file=sys.stderr)
@@ -123,19 +181,57 @@ def _check(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else find_config(root)
     if args.config is not None and not args.config.is_file():
         raise ConfigError(f"config file {args.config} does not exist")
-    config = load_config(config_path)
-    overrides = {
+    config = _with_overrides(load_config(config_path), args, {
         "fail_on": args.fail_on, "kubernetes_version": args.kubernetes_version,
         "strict": args.strict, "unknown_kinds": args.unknown_kinds,
         "namespace": args.namespace,
-    }
-    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    })
+    if args.baseline is not None and not args.baseline.is_file():
+        raise UsageError(f"--baseline {args.baseline} does not exist")
 
     with _progress(enabled=not args.no_progress) as progress:
-        run = run_check(args.paths, root=root, config=config, progress=progress)
+        run = run_check(args.paths, root=root, config=config, progress=progress,
+                        policy_dirs=args.policy, baseline=args.baseline)
     for name, target in outputs:
         _write(name, target, run.report)
+    if args.write_baseline is not None:
+        from checker.exceptions import write_baseline
+
+        count = write_baseline(run.report.findings, args.write_baseline)
+        print(f"gitops-checker: wrote {count} finding(s) to {args.write_baseline}",
+              file=sys.stderr)
+        return EXIT_UNDECIDED if run.report.errors else EXIT_OK
     return run.report.exit_code(config.fail_on)
+
+
+def _with_overrides(config: Config, args: argparse.Namespace,
+                    extra: Mapping[str, Any] | None = None) -> Config:
+    """Command-line options win over the config file."""
+    overrides: dict[str, Any] = dict(extra or {})
+    overrides.update({
+        "rule_timeout": args.rule_timeout, "opa_url": args.opa_url,
+        "all_namespaces": args.all_namespaces,
+        "policy_namespaces": tuple(args.policy_namespace) or None,
+    })
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from checker.config import find_config, load_config
+    from checker.rulesdoc import explain_rule, list_rules
+
+    config_path = args.config if args.config is not None else find_config(args.root)
+    config = _with_overrides(load_config(config_path), args)
+    if args.rules_command == "list":
+        return list_rules(config, args.root, args.policy, args.format, sys.stdout)
+    return explain_rule(config, args.root, args.policy, args.rule, sys.stdout)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from checker.testing import run_tests
+
+    return run_tests([Path(p) for p in args.paths], pattern=args.run, verbose=args.verbose,
+                     out=sys.stdout)
 
 
 def _parse_formats(specs: Sequence[str]) -> list[tuple[str, str | None]]:

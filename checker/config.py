@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from checker.errors import ConfigError
+from checker.exceptions import ConfigException
 from checker.findings import RuleSettings
 from checker.model import Severity
 from checker.parse import Document, parse_yaml
@@ -20,6 +21,8 @@ from checker.schema import DEFAULT_VERSION, SCHEMA_ROOT
 CONFIG_NAMES = (".gitops-checker.yaml", ".gitops-checker.yml")
 CONFIG_SCHEMA = SCHEMA_ROOT / "config.schema.json"
 UNKNOWN_KIND_ACTIONS = ("warn", "error", "ignore")
+DEFAULT_RULE_TIMEOUT = 30.0
+"""Seconds one Rego query may take; generous, since a batch holds every rule for an object."""
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,22 @@ class Config:
     exclude: tuple[str, ...] = ()
     crds: tuple[str, ...] = ()
     rules: Mapping[str, RuleSettings] = field(default_factory=dict)
+    rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    packs: Mapping[str, RuleSettings] = field(default_factory=dict)
+    categories: Mapping[str, RuleSettings] = field(default_factory=dict)
+    policies: tuple[str, ...] = ()
+    policy_namespaces: tuple[str, ...] = ("main",)
+    all_namespaces: bool = False
+    rule_timeout: float = DEFAULT_RULE_TIMEOUT
+    exceptions: tuple[ConfigException, ...] = ()
+    baseline: str | None = None
+    opa_url: str | None = None
     path: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, path: str | None = None) -> Config:
         """Build from already-validated data."""
-        rules = {
-            key: RuleSettings(
-                severity=Severity(value["severity"]) if "severity" in value else None,
-                enabled=value.get("enabled", True),
-            )
-            for key, value in (data.get("rules") or {}).items()
-        }
+        rules = _settings(data.get("rules"))
         base = cls()
         return replace(
             base,
@@ -55,8 +62,30 @@ class Config:
             exclude=tuple(data.get("exclude", ())),
             crds=tuple(data.get("crds", ())),
             rules=rules,
+            rule_options={key: value["options"] for key, value in (data.get("rules") or {}).items()
+                          if "options" in value},
+            packs=_settings(data.get("packs")),
+            categories=_settings(data.get("categories")),
+            policies=tuple(data.get("policies", ())),
+            policy_namespaces=tuple(data.get("policy_namespaces", base.policy_namespaces)),
+            all_namespaces=data.get("all_namespaces", False),
+            rule_timeout=float(data.get("rule_timeout", base.rule_timeout)),
+            exceptions=tuple(ConfigException.from_mapping(item, index)
+                             for index, item in enumerate(data.get("exceptions", ()))),
+            baseline=data.get("baseline"),
+            opa_url=data.get("opa_url"),
             path=path,
         )
+
+
+def _settings(data: Mapping[str, Any] | None) -> dict[str, RuleSettings]:
+    return {
+        key: RuleSettings(
+            severity=Severity(value["severity"]) if "severity" in value else None,
+            enabled=value.get("enabled"),
+        )
+        for key, value in (data or {}).items()
+    }
 
 
 def find_config(root: Path) -> Path | None:
@@ -87,6 +116,11 @@ def load_config(path: Path | None, *, display: str | None = None) -> Config:
     if len(docs) > 1:
         raise ConfigError(f"config {shown}: expected one YAML document, found {len(docs)}")
     validate_config_data(data, shown)
+    for index, item in enumerate(data.get("exceptions") or ()):
+        try:
+            ConfigException.from_mapping(item, index)
+        except ValueError as exc:
+            raise ConfigError(f"config {shown}: key 'exceptions.{index}.until': {exc}") from None
     return Config.from_mapping(data, path=shown)
 
 

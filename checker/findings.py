@@ -36,7 +36,12 @@ class RuleSettings:
     """Per-rule configuration: an overriding severity, or the rule switched off."""
 
     severity: Severity | None = None
-    enabled: bool = True
+    enabled: bool | None = None  # None: not said here (a pack or category setting may)
+
+    def over(self, base: RuleSettings) -> RuleSettings:
+        """These settings, falling back to `base` for what they do not say."""
+        return RuleSettings(self.severity or base.severity,
+                            base.enabled if self.enabled is None else self.enabled)
 
 
 @dataclass
@@ -48,10 +53,13 @@ class Stamper:
     today: dt.date = field(default_factory=dt.date.today)
 
     def enabled(self, rule: RuleInfo) -> bool:
-        return self.settings.get(rule.id, RuleSettings()).enabled
+        return self.settings.get(rule.id, RuleSettings()).enabled is not False
 
     def stamp(self, rule: RuleInfo, violation: Violation, manifest: Manifest | None, *,
-              path: str | None = None, line: int | None = None) -> Finding:
+              path: str | None = None, line: int | None = None,
+              suppressed_by: str | None = None) -> Finding:
+        """`suppressed_by` is an engine's own exception (conftest `exception` rules); the
+        object's annotations are consulted first."""
         configured = self.settings.get(rule.id)
         severity = configured.severity if configured and configured.severity else rule.severity
         if manifest is not None:
@@ -71,7 +79,7 @@ class Stamper:
             engine=rule.engine,
             fingerprint=fingerprint(rule.id, manifest, violation.pointer, violation.message,
                                     path),
-            suppressed_by=self.suppression(rule, manifest),
+            suppressed_by=self.suppression(rule, manifest) or suppressed_by,
             details=dict(violation.details),
         )
 

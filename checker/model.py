@@ -43,8 +43,9 @@ _SEVERITY_RANK = {
 
 CATEGORIES = (
     "schema", "sod", "resources", "cost", "tls", "backup", "availability",
-    "security", "deprecation", "drift", "git",
+    "security", "deprecation", "drift", "git", "policy", "exception",
 )
+"""Built-in categories; third-party rules may name others (lowercase words with dashes)."""
 
 ENGINES = ("schema", "rego", "python", "drift", "git")
 

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from checker import __version__, crds
 from checker.config import Config
-from checker.discover import Skipped, discover
+from checker.discover import Skipped, discover, relative_display
 from checker.errors import ConfigError
+from checker.exceptions import RULES as EXCEPTION_RULES
+from checker.exceptions import (
+    annotation_problems,
+    apply_baseline,
+    apply_config_exceptions,
+    expired_annotation,
+    read_baseline,
+)
 from checker.findings import RuleSettings, Stamper
+from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, Locator, load
 from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
+from checker.packs import RuleSet, RuleSources, load_rules, python_options
+from checker.pyrules import Estate, run_rules
+from checker.rego.engine import RegoEngine, RegoError
+from checker.rego.evaluate import RegoChecker
+from checker.rego.gatekeeper import Constraint, constraint_crd
+from checker.rego.gatekeeper import inventory as gatekeeper_inventory
+from checker.rego.match import MatchError, constraint_matches
+from checker.rego.worker import WorkerEngine
 from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
 
@@ -29,10 +48,13 @@ class CheckRun:
     report: Report
     skipped: list[Skipped] = field(default_factory=list)
     manifests: list[Manifest] = field(default_factory=list)
+    rules: RuleSet | None = None
 
 
 def run_check(paths: Sequence[str], *, root: Path, config: Config,
-              progress: ProgressHook | None = None) -> CheckRun:
+              progress: ProgressHook | None = None, policy_dirs: Sequence[Path] = (),
+              baseline: Path | None = None, today: dt.date | None = None) -> CheckRun:
+    today = today or dt.date.today()
     candidates, skipped = discover(paths, root, exclude=config.exclude)
     total = len(candidates)
     done = 0
@@ -49,38 +71,199 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     errors = list(loaded.errors)
     errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
 
-    settings = dict(_resolve_rule_settings(config))
+    rules = load_rules(RuleSources(
+        policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
+        namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
+    ), root=root, estate=loaded.manifests)
+    errors.extend(rules.errors)
+    for template in {c.template.kind: c.template for c in rules.rego.constraints}.values():
+        source.add_estate_crd(constraint_crd(template))
+
+    known = {**SCHEMA_RULES, **EXCEPTION_RULES, **rules.infos()}
+    settings = resolve_rule_settings(config, known, rules.pack_of)
     locator = Locator(loaded)
-    stamper = Stamper(position=locator.position, settings=settings)
+    stamper = Stamper(position=locator.position, settings=settings, today=today)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
+    findings.extend(evaluate_rules(rules, loaded.manifests, config, stamper, known, errors))
+
+    names = {rule_id: info.name for rule_id, info in known.items()}
+    findings, expired = apply_config_exceptions(findings, config.exceptions, names, today,
+                                                config.path)
+    for rule, violation, index in expired:
+        if stamper.enabled(rule):
+            findings.append(stamper.stamp(rule, violation, None, path=config.path,
+                                          line=_config_line(root, config, index)))
+    findings = list(_distinct_fingerprints(sorted(findings, key=Finding.sort_key)))
+    baseline = baseline or (root / config.baseline if config.baseline else None)
+    if baseline is not None:
+        findings = apply_baseline(findings, read_baseline(baseline),
+                                  relative_display(baseline, root))
 
     report = Report(
-        findings=_distinct_fingerprints(sorted(findings, key=Finding.sort_key)),
+        findings=tuple(findings),
         errors=tuple(sorted(set(errors), key=ToolError.sort_key)),
-        rules=_rules_used(findings),
+        rules={f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known},
         files=loaded.files,
         objects=len(loaded.manifests),
         tool_version=__version__,
     )
-    return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests)
+    return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests,
+                    rules)
 
 
-def _resolve_rule_settings(config: Config) -> Iterable[tuple[str, RuleSettings]]:
-    """Config keys may name a rule by id or by name; settle them on ids."""
-    by_name = {rule.name: rule.id for rule in SCHEMA_RULES.values()}
-    resolved: dict[str, RuleSettings] = {}
-    if config.unknown_kinds == "error":
-        resolved["SCH004"] = RuleSettings(severity=Severity.HIGH)
-    elif config.unknown_kinds == "ignore":
-        resolved["SCH004"] = RuleSettings(enabled=False)
-    unknown = sorted(k for k in config.rules if k not in SCHEMA_RULES and k not in by_name)
+def resolve_rule_settings(config: Config, known: Mapping[str, RuleInfo],
+                          pack_of: Mapping[str, str]) -> dict[str, RuleSettings]:
+    """Each rule's settings: its own entry, else its pack's, else its category's.
+
+    Config keys may name a rule by id or by name; unknown ones are errors, listing the known.
+    """
+    by_name = {rule.name: rule.id for rule in known.values()}
+    unknown = sorted(k for k in config.rules if k not in known and k not in by_name)
     if unknown:
-        known = ", ".join(f"{r.id} ({r.name})" for r in SCHEMA_RULES.values())
+        listing = ", ".join(f"{r.id} ({r.name})" for r in sorted(known.values(),
+                                                                  key=lambda r: r.id))
         raise ConfigError(f"config {config.path or ''}: unknown rule {', '.join(unknown)} under "
-                          f"`rules`; known rules: {known}")
-    for key, value in config.rules.items():
-        resolved[by_name.get(key, key)] = value
-    return resolved.items()
+                          f"`rules`; known rules: {listing}")
+    packs = set(pack_of.values())
+    unknown_packs = sorted(set(config.packs) - packs)
+    if unknown_packs:
+        raise ConfigError(f"config {config.path or ''}: unknown pack "
+                          f"{', '.join(unknown_packs)} under `packs`; known packs: "
+                          f"{', '.join(sorted(packs)) or 'none'}")
+    by_rule = {by_name.get(key, key): value for key, value in config.rules.items()}
+    if config.unknown_kinds == "error":
+        by_rule["SCH004"] = RuleSettings(severity=Severity.HIGH).over(
+            by_rule.get("SCH004", RuleSettings()))
+    elif config.unknown_kinds == "ignore":
+        by_rule["SCH004"] = RuleSettings(enabled=False)
+    resolved = {}
+    for rule_id, info in known.items():
+        setting = config.categories.get(info.category, RuleSettings())
+        pack = pack_of.get(rule_id)
+        if pack is not None and pack in config.packs:
+            setting = config.packs[pack].over(setting)
+        if rule_id in by_rule:
+            setting = by_rule[rule_id].over(setting)
+        if setting != RuleSettings():
+            resolved[rule_id] = setting
+    return resolved
+
+
+def evaluate_rules(rules: RuleSet, manifests: Sequence[Manifest], config: Config,
+                   stamper: Stamper, known: Mapping[str, RuleInfo],
+                   errors: list[ToolError]) -> list[Finding]:
+    """Python rules, Rego rules and exception hygiene over a set of objects."""
+    estate = Estate(manifests)
+    findings = list(_python_findings(rules, estate, config, stamper, errors))
+    findings.extend(_rego_findings(rules, estate, config, stamper, errors))
+    findings.extend(_exception_findings(estate, known, stamper, stamper.today))
+    return findings
+
+
+def _python_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stamper,
+                     errors: list[ToolError]) -> Iterable[Finding]:
+    enabled = [r for r in rules.python if stamper.enabled(r.info)]
+    if not enabled:
+        return []
+    options, problems = python_options(rules, config.rule_options)
+    if problems:
+        raise ConfigError("\n".join(f"config {config.path or ''}: {p}" for p in problems))
+    outcomes, rule_errors = run_rules(enabled, estate, options)
+    errors.extend(rule_errors)
+    return [stamper.stamp(o.rule, o.violation, o.manifest) for o in outcomes]
+
+
+def _rego_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stamper,
+                   errors: list[ToolError]) -> list[Finding]:
+    policies = rules.rego
+    policies = dataclasses.replace(
+        policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
+        constraints=[c for c in policies.constraints if stamper.enabled(c.info)])
+    if not policies.rules and not policies.constraints:
+        return []
+    engine: RegoEngine
+    if config.opa_url:
+        from checker.rego.remote import RemoteEngine
+
+        engine = RemoteEngine(config.opa_url, timeout=config.rule_timeout)
+    else:
+        engine = WorkerEngine(default_timeout=config.rule_timeout)
+    checker = RegoChecker(engine, policies, timeout=config.rule_timeout)
+    findings: list[Finding] = []
+    try:
+        errors.extend(checker.start(gatekeeper_inventory(estate.manifests)))
+        namespaces = {name: m.obj for name, m in estate.namespaces.items()}
+        for manifest in estate.manifests:
+            indexes, match_errors = _matching_constraints(policies.constraints, manifest,
+                                                          namespaces)
+            errors.extend(match_errors)
+            outcomes, rule_errors = checker.check(manifest, indexes)
+            errors.extend(rule_errors)
+            findings.extend(stamper.stamp(o.rule, o.violation, o.manifest,
+                                          suppressed_by=o.suppressed_by) for o in outcomes)
+    except RegoError as exc:
+        # The engine itself is unusable (an OPA server that cannot be reached): every Rego
+        # rule went unchecked, which must not look like a clean result.
+        errors.append(ToolError("policy", f"Rego rules not evaluated: {exc}"))
+    finally:
+        engine.close()
+    return findings
+
+
+def _matching_constraints(constraints: Sequence[Constraint], manifest: Manifest,
+                          namespaces: Mapping[str, Mapping[str, Any]]
+                          ) -> tuple[list[int], list[ToolError]]:
+    obj = manifest.obj
+    resource = manifest.resource
+    if resource.namespace and (obj.get("metadata") or {}).get("namespace") != \
+            resource.namespace:
+        obj = {**obj, "metadata": {**(obj.get("metadata") or {}),
+                                   "namespace": resource.namespace}}
+    scoped = is_cluster_scoped(resource.api_version, resource.kind)
+    indexes, errors = [], []
+    for index, constraint in enumerate(constraints):
+        try:
+            if constraint_matches(constraint.match, obj, namespaces, cluster_scoped=scoped):
+                indexes.append(index)
+        except MatchError as exc:
+            location = constraint.manifest.location
+            errors.append(ToolError("policy", f"constraint {constraint.info.id}: {exc}",
+                                    location.path, location.line))
+    return indexes, errors
+
+
+def _exception_findings(estate: Estate, known: Mapping[str, RuleInfo], stamper: Stamper,
+                        today: dt.date) -> Iterable[Finding]:
+    expired, invalid = EXCEPTION_RULES["EXC001"], EXCEPTION_RULES["EXC002"]
+    for manifest in estate.manifests:
+        for violation in annotation_problems(manifest, known, today):
+            rule = expired if expired_annotation(violation) else invalid
+            if stamper.enabled(rule):
+                yield stamper.stamp(rule, violation, manifest)
+
+
+def _config_line(root: Path, config: Config, index: int) -> int | None:
+    """The line of the n-th entry under `exceptions:` in the config file, for EXC001."""
+    if config.path is None:
+        return None
+    path = Path(config.path) if Path(config.path).is_absolute() else root / config.path
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    inside, seen = False, -1
+    for number, text in enumerate(lines, 1):
+        if text.startswith("exceptions:"):
+            inside = True
+            continue
+        if inside and text and not text[0].isspace() and not text.startswith("-"):
+            break
+        if inside and text.lstrip().startswith("- ") and \
+                len(text) - len(text.lstrip()) <= 2:
+            seen += 1
+            if seen == index:
+                return number
+    return None
 
 
 def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Path,
@@ -175,8 +358,3 @@ def _distinct_fingerprints(findings: list[Finding]) -> tuple[Finding, ...]:
             finding = dataclasses.replace(finding, fingerprint=digest)
         result.append(finding)
     return tuple(result)
-
-
-def _rules_used(findings: Iterable[Finding]) -> dict[str, RuleInfo]:
-    known = dict(SCHEMA_RULES)
-    return {f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known}

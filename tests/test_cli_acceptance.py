@@ -174,11 +174,15 @@ SCENARIOS = [
              [("not-an-object", "mixed.yaml", 9)], summary={"objects": 2}),
     Scenario("non-kubernetes-yaml", 0, summary={"files": 4, "objects": 0}),
     Scenario("config-exclude", 0, summary={"files": 1, "objects": 1}),
+    # Exceptions that are not honoured are findings of their own (EXC002, EXC001 expired).
     Scenario("suppressed", 1, [("SCH002", "with-reason.yaml", 10),
+                               ("EXC002", "without-reason.yaml", 8),
                                ("SCH002", "without-reason.yaml", 9),
+                               ("EXC002", "without-reason.yaml", 17),
                                ("SCH002", "without-reason.yaml", 19),
+                               ("EXC001", "without-reason.yaml", 29),
                                ("SCH002", "without-reason.yaml", 30)],
-             summary={"findings": 3, "suppressed": 1, "high": 3}),
+             summary={"findings": 6, "suppressed": 1, "high": 3, "medium": 3}),
     Scenario("json-file", 1, [("SCH001", "deployment.json", 7),
                               ("SCH002", "deployment.json", 20),
                               ("SCH001", "tabbed.json", 9)]),
@@ -313,7 +317,7 @@ def test_suppressed_text(cli: Cli) -> None:
     run = cli("check", FIXTURES / "suppressed")
     assert run.returncode == 1
     assert run.stdout.count("(suppressed: annotation: read by the legacy operator") == 1
-    assert run.stdout.rstrip("\n").endswith("3 findings (3 high), 1 suppressed")
+    assert run.stdout.rstrip("\n").endswith("6 findings (3 high, 3 medium), 1 suppressed")
 
 
 def test_gitignored(tmp_path: Path) -> None:

@@ -1,0 +1,288 @@
+"""Where rules come from, gathered into one `RuleSet`.
+
+Sources, in order: the packs bundled under `rules/`, packs installed as Python entry points
+(group `gitops_checker.packs`, each naming a module whose directory is a pack), policy
+directories given with `--policy` or the config's `policies`, and Gatekeeper templates and
+constraints found in the scanned repository. A pack is a directory with a `pack.yaml`,
+Python rule modules, Rego modules and `tests/`.
+
+Anything that cannot be used (a module that does not import, a policy that does not convert,
+a duplicate id) becomes an error entry naming the file and line; the rest still runs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import checker
+from checker.discover import Candidate, relative_display
+from checker.load import is_object, load, read_text
+from checker.model import Manifest, RuleInfo, ToolError
+from checker.parse import Document, parse_json, parse_yaml
+from checker.pyrules import PythonRule, RuleLoadError, load_rule_module
+from checker.rego.convert import RegoConversionError
+from checker.rego.evaluate import RegoPolicies
+from checker.rego.gatekeeper import read_constraints, read_templates
+from checker.rego.policies import (
+    PolicyProblem,
+    RegoModule,
+    conftest_rules,
+    find_policy_files,
+    has_exception_rule,
+    merge_data,
+    read_module,
+)
+
+BUNDLED_RULES = Path(checker.__file__).resolve().parent.parent / "rules"
+ENTRY_POINT_GROUP = "gitops_checker.packs"
+DEFAULT_NAMESPACES = ("main",)
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    name: str
+    path: Path
+    description: str
+    origin: str  # bundled, entry point, policy directory
+
+
+@dataclass
+class RuleSet:
+    python: list[PythonRule] = field(default_factory=list)
+    rego: RegoPolicies = field(default_factory=RegoPolicies)
+    packs: list[Pack] = field(default_factory=list)
+    errors: list[ToolError] = field(default_factory=list)
+    pack_of: dict[str, str] = field(default_factory=dict)
+    source_of: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    documentation: dict[str, str] = field(default_factory=dict)
+
+    def infos(self) -> dict[str, RuleInfo]:
+        found = {rule.info.id: rule.info for rule in self.python}
+        found.update((info.id, info) for info in self.rego.infos())
+        return found
+
+
+@dataclass(frozen=True)
+class RuleSources:
+    """What to load: extra policy directories and which conftest packages count."""
+
+    policy_dirs: Sequence[Path] = ()
+    namespaces: Sequence[str] = DEFAULT_NAMESPACES
+    all_namespaces: bool = False
+    bundled: bool = True
+    entry_points: bool = True
+
+
+def load_rules(sources: RuleSources, *, root: Path,
+               estate: Sequence[Manifest] = ()) -> RuleSet:
+    rules = RuleSet()
+    problems: list[PolicyProblem] = []
+    gatekeeper_objects: list[Manifest] = [m for m in estate]
+    packs: list[Pack] = []
+    if sources.bundled and BUNDLED_RULES.is_dir():
+        packs += [_read_pack(p, "bundled", problems, root) for p in sorted(BUNDLED_RULES.iterdir())
+                  if (p / "pack.yaml").is_file()]
+    if sources.entry_points:
+        packs += _entry_point_packs(problems, root)
+    for directory in sources.policy_dirs:
+        if not directory.is_dir():
+            problems.append(PolicyProblem("policy directory does not exist",
+                                          relative_display(directory, root)))
+            continue
+        if (directory / "pack.yaml").is_file():
+            packs.append(_read_pack(directory, "policy directory", problems, root))
+        else:
+            packs.append(Pack(directory.name, directory, "", "policy directory (conftest)"))
+    rules.packs = packs
+    for pack in packs:
+        every_package = pack.origin != "policy directory (conftest)" or sources.all_namespaces
+        _load_pack(pack, rules, problems, gatekeeper_objects, root,
+                   None if every_package else set(sources.namespaces))
+    templates, template_problems = read_templates(gatekeeper_objects)
+    constraints, constraint_problems = read_constraints(gatekeeper_objects, templates)
+    problems += template_problems + constraint_problems
+    for template in templates.values():
+        rules.rego.modules.extend(template.modules)
+    for constraint in constraints:
+        location = constraint.manifest.location
+        if _register(rules, constraint.info, location.path or "-", location.line, None):
+            rules.rego.constraints.append(constraint)
+            rules.documentation[constraint.info.id] = constraint.info.description
+    rules.errors.extend(ToolError("policy", p.message, p.path, p.line) for p in problems)
+    return rules
+
+
+def _read_pack(path: Path, origin: str, problems: list[PolicyProblem], root: Path) -> Pack:
+    manifest = path / "pack.yaml"
+    shown = _display(manifest, root)
+    data: Any = None
+    text = read_text(Candidate(shown, manifest))
+    if isinstance(text, ToolError):
+        problems.append(PolicyProblem(text.message, shown, text.line))
+    else:
+        docs = [d for d in parse_yaml(text)]
+        if docs and isinstance(docs[0], Document):
+            data = docs[0].data
+        elif docs and not isinstance(docs[0], Document):
+            problems.append(PolicyProblem(docs[0].message, shown, docs[0].line))
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        problems.append(PolicyProblem("pack.yaml must be a mapping with a `name`", shown, 1))
+        data = {"name": path.name}
+    return Pack(data["name"], path, str(data.get("description") or ""), origin)
+
+
+def _entry_point_packs(problems: list[PolicyProblem], root: Path) -> list[Pack]:
+    packs = []
+    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                        key=lambda e: e.name):
+        try:
+            module = entry.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not stop the run
+            problems.append(PolicyProblem(f"entry point {entry.name} ({entry.value}) cannot "
+                                          f"be loaded: {type(exc).__name__}: {exc}",
+                                          f"<entry point {entry.name}>"))
+            continue
+        directory = Path(getattr(module, "__file__", "") or "").parent
+        if not (directory / "pack.yaml").is_file():
+            problems.append(PolicyProblem(f"entry point {entry.name}: {directory} has no "
+                                          "pack.yaml", f"<entry point {entry.name}>"))
+            continue
+        packs.append(_read_pack(directory, "entry point", problems, root))
+    return packs
+
+
+def _display(path: Path, root: Path) -> str:
+    if path.is_relative_to(BUNDLED_RULES):
+        return "rules/" + path.relative_to(BUNDLED_RULES).as_posix()
+    return relative_display(path, root)
+
+
+def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
+               gatekeeper_objects: list[Manifest], root: Path,
+               namespaces: set[str] | None) -> None:
+    for path in sorted(pack.path.glob("*.py")):
+        if path.name.startswith(("_", "test_")):
+            continue
+        shown = _display(path, root)
+        try:
+            rule = load_rule_module(path, shown, pack=pack.name)
+        except RuleLoadError as exc:
+            problems.append(PolicyProblem(exc.message, exc.path, exc.line))
+            continue
+        if _register(rules, rule.info, shown, rule.line, pack.name):
+            rules.python.append(rule)
+            rules.documentation[rule.info.id] = rule.documentation
+    rego_files, other_files = find_policy_files(pack.path)
+    modules: list[RegoModule] = []
+    for path in rego_files:
+        if path.name.endswith("_test.rego"):
+            continue
+        shown = _display(path, root)
+        text = read_text(Candidate(shown, path))
+        if isinstance(text, ToolError):
+            problems.append(PolicyProblem(text.message, shown, text.line))
+            continue
+        try:
+            modules.append(read_module(text, shown, pack=pack.name))
+        except RegoConversionError as exc:
+            problems.append(PolicyProblem(exc.message, exc.path or shown, exc.line))
+    rules.rego.modules.extend(modules)
+    seen: dict[tuple[str, str], str] = {}
+    for module in modules:
+        if namespaces is not None and module.package not in namespaces:
+            continue
+        if has_exception_rule(module):
+            rules.rego.exception_packages.add(module.package)
+        for rego_rule in conftest_rules(module):
+            key = (rego_rule.package, rego_rule.name)
+            if key in seen:
+                continue  # the same rule spread over several files is one OPA rule
+            seen[key] = rego_rule.info.id
+            if _register(rules, rego_rule.info, rego_rule.path, rego_rule.line, pack.name):
+                rules.rego.rules.append(rego_rule)
+                rules.documentation[rego_rule.info.id] = _rego_documentation(module,
+                                                                             rego_rule.name)
+    _load_data_files(other_files, rules, problems, gatekeeper_objects, root)
+
+
+def _rego_documentation(module: RegoModule, name: str) -> str:
+    head = next(h for h in module.rules if h.name == name)
+    parts = [str(head.metadata.get("title") or ""), str(head.metadata.get("description") or "")]
+    return "\n\n".join(p for p in parts if p) or f"Rego rule data.{module.package}.{name}"
+
+
+def _load_data_files(paths: Iterable[Path], rules: RuleSet, problems: list[PolicyProblem],
+                     gatekeeper_objects: list[Manifest], root: Path) -> None:
+    """Data files merge under `data`; files of Kubernetes objects (Gatekeeper templates and
+    constraints) are read as objects instead."""
+    object_files = []
+    for path in paths:
+        shown = _display(path, root)
+        text = read_text(Candidate(shown, path))
+        if isinstance(text, ToolError):
+            problems.append(PolicyProblem(text.message, shown, text.line))
+            continue
+        entries = list(parse_json(text) if path.suffix == ".json" else parse_yaml(text))
+        bad = [e for e in entries if not isinstance(e, Document)]
+        if bad:
+            problems.extend(PolicyProblem(e.message, shown, e.line) for e in bad
+                            if not isinstance(e, Document))
+            continue
+        docs = [e.data for e in entries if isinstance(e, Document) and e.data is not None]
+        if docs and all(is_object(d) for d in docs):
+            object_files.append(Candidate(shown, path))
+            continue
+        for doc in docs:
+            if isinstance(doc, dict):
+                merge_data(rules.rego.data, doc, shown, problems)
+            else:
+                problems.append(PolicyProblem("a data file must hold mappings", shown))
+    if object_files:
+        loaded = load(object_files)
+        gatekeeper_objects.extend(loaded.manifests)
+        problems.extend(PolicyProblem(e.message, e.path or "-", e.line) for e in loaded.errors)
+
+
+def _register(rules: RuleSet, info: RuleInfo, path: str, line: int | None,
+              pack: str | None) -> bool:
+    """Record a rule's origin; a second rule with a known id is refused, loudly."""
+    if info.id in rules.source_of:
+        first_path, first_line = rules.source_of[info.id]
+        known = ", ".join(sorted(rules.source_of))
+        rules.errors.append(ToolError(
+            "rules", f"duplicate rule id {info.id}: already defined at {first_path}:"
+            f"{first_line or 1}; this one is not loaded (known ids: {known})", path, line))
+        return False
+    names = {rules.infos()[i].name: i for i in rules.source_of if i in rules.infos()}
+    if info.name in names and names[info.name] != info.id:
+        rules.errors.append(ToolError(
+            "rules", f"rule {info.id} uses the name {info.name!r}, already the name of "
+            f"{names[info.name]}; names must be unique too", path, line))
+    rules.source_of[info.id] = (path, line)
+    if pack is not None:
+        rules.pack_of[info.id] = pack
+    return True
+
+
+def python_options(rules: RuleSet, configured: Mapping[str, Mapping[str, Any]]
+                   ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Options from the config for each Python rule; unknown option names are problems."""
+    by_id = {r.info.id: r for r in rules.python}
+    resolved: dict[str, dict[str, Any]] = {}
+    problems = []
+    for rule_id, options in configured.items():
+        rule = by_id.get(rule_id)
+        if rule is None:
+            if options:
+                problems.append(f"rule {rule_id} has no options (only Python rules do)")
+            continue
+        unknown = sorted(set(options) - set(rule.options))
+        if unknown:
+            problems.append(f"rule {rule_id}: unknown option {', '.join(unknown)} (known: "
+                            f"{', '.join(sorted(rule.options)) or 'none'})")
+        resolved[rule_id] = dict(options)
+    return resolved, problems

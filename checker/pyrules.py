@@ -1,0 +1,265 @@
+"""Rules written in Python: one module per rule, metadata as data, `check` yields violations.
+
+    \"\"\"Ingress terminates TLS.
+
+    (what the rule checks, why, and a passing and a failing example)
+    \"\"\"
+    from checker.pyrules import RuleContext
+    from checker.model import Manifest, Violation
+
+    METADATA = {
+        "id": "TLS001", "name": "ingress-without-tls", "category": "tls",
+        "severity": "high", "kinds": ["networking.k8s.io/Ingress"],
+        "options": {"allowed_hosts": []},
+        "remediation": "Add spec.tls with a certificate for every host.",
+        "references": ["https://kubernetes.io/docs/concepts/services-networking/ingress/#tls"],
+    }
+
+    def check(manifest: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+        ...
+
+With `"scope": "estate"`, `check(estate, ctx)` sees every object at once and yields
+`(manifest, violation)` pairs: rules that relate objects (a backup schedule to the volumes it
+covers) are written that way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+
+from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
+
+TIER_LABEL = "gitops-checker.io/tier"
+TIERS = ("critical", "standard", "nonprod")
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{3}$")
+"""Python rule ids: a short upper-case prefix and three digits (TLS001, SOD012)."""
+
+_METADATA_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / \
+    "rule-metadata.schema.json"
+
+
+@dataclass(frozen=True)
+class Estate:
+    """Every object of the run, for rules that look beyond the object at hand."""
+
+    manifests: Sequence[Manifest]
+
+    @cached_property
+    def namespaces(self) -> Mapping[str, Manifest]:
+        return {m.resource.name: m for m in self.manifests
+                if m.resource.kind == "Namespace" and m.resource.group == ""}
+
+    @cached_property
+    def _by_kind(self) -> Mapping[tuple[str, str], list[Manifest]]:
+        index: dict[tuple[str, str], list[Manifest]] = {}
+        for manifest in self.manifests:
+            index.setdefault((manifest.resource.group, manifest.resource.kind), []).append(
+                manifest)
+        return index
+
+    def of_kind(self, kind: str, group: str | None = None) -> list[Manifest]:
+        """Objects of a kind (in any group unless `group` is given), in load order."""
+        if group is not None:
+            return list(self._by_kind.get((group, kind), ()))
+        return [m for (g, k), items in self._by_kind.items() if k == kind for m in items]
+
+    def tier(self, namespace: str | None) -> str | None:
+        """The tier label of a namespace declared in the estate, if it has a valid one."""
+        declared = self.namespaces.get(namespace or "")
+        if declared is None:
+            return None
+        labels = (declared.obj.get("metadata") or {}).get("labels") or {}
+        value = labels.get(TIER_LABEL) if isinstance(labels, Mapping) else None
+        return value if value in TIERS else None
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may consult besides the object: its options and the estate."""
+
+    options: Mapping[str, Any]
+    estate: Estate
+
+    def tier(self, manifest: Manifest) -> str | None:
+        return self.estate.tier(manifest.resource.namespace)
+
+
+@dataclass(frozen=True)
+class PythonRule:
+    info: RuleInfo
+    check: Callable[..., Iterable[Any]]
+    path: str
+    line: int
+    documentation: str
+    scope: str = "object"
+    kinds: frozenset[tuple[str | None, str]] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
+    pack: str | None = None
+
+    def applies_to(self, manifest: Manifest) -> bool:
+        if self.kinds is None:
+            return True
+        resource = manifest.resource
+        return (resource.group, resource.kind) in self.kinds or \
+            (None, resource.kind) in self.kinds
+
+
+class RuleLoadError(Exception):
+    def __init__(self, message: str, path: str, line: int | None = None):
+        super().__init__(message)
+        self.message, self.path, self.line = message, path, line
+
+
+def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRule:
+    """Import a rule module from a file and read its METADATA. Raises `RuleLoadError`."""
+    module_name = "gitops_checker_rules." + re.sub(r"\W", "_", f"{pack or 'local'}.{path.stem}")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RuleLoadError("cannot be imported as a Python module", display)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported
+        sys.modules.pop(module_name, None)
+        raise RuleLoadError(f"import failed: {type(exc).__name__}: {exc}", display,
+                            _line_in(exc, path)) from None
+    return _rule_from_module(module, display, pack)
+
+
+def _rule_from_module(module: ModuleType, display: str, pack: str | None) -> PythonRule:
+    metadata = getattr(module, "METADATA", None)
+    if not isinstance(metadata, dict):
+        raise RuleLoadError("no METADATA dictionary at module level", display, 1)
+    line = _assignment_line(module, "METADATA")
+    schema = json.loads(_METADATA_SCHEMA.read_text(encoding="utf-8"))
+    problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(metadata),
+                      key=lambda e: list(map(str, e.absolute_path)))
+    if problems:
+        explained = "; ".join(
+            f"{'.'.join(map(str, e.absolute_path)) or 'METADATA'}: {e.message}"
+            for e in problems)
+        raise RuleLoadError(f"METADATA is invalid: {explained}", display, line)
+    check = getattr(module, "check", None)
+    if not callable(check):
+        raise RuleLoadError("no check(manifest, ctx) function", display, line)
+    documentation = (module.__doc__ or "").strip()
+    if not documentation:
+        raise RuleLoadError("the module docstring (the rule's documentation) is empty",
+                            display, 1)
+    description = metadata.get("description") or documentation.splitlines()[0]
+    references = tuple(metadata.get("references") or ())
+    info = RuleInfo(
+        id=metadata["id"], name=metadata["name"], severity=Severity(metadata["severity"]),
+        category=metadata["category"], description=description, engine="python",
+        remediation=metadata.get("remediation", ""),
+        help_uri=references[0] if references else None,
+    )
+    kinds = None
+    if metadata.get("kinds"):
+        kinds = frozenset(_kind_key(k) for k in metadata["kinds"])
+    return PythonRule(info, check, display, line, documentation,
+                      metadata.get("scope", "object"), kinds,
+                      dict(metadata.get("options") or {}), references, pack)
+
+
+def _kind_key(text: str) -> tuple[str | None, str]:
+    """`Ingress` (any group), `networking.k8s.io/Ingress`, or `/Service` (core group)."""
+    if "/" not in text:
+        return None, text
+    group, _, kind = text.rpartition("/")
+    return group, kind
+
+
+def _assignment_line(module: ModuleType, name: str) -> int:
+    try:
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    except OSError:
+        return 1
+    for number, text in enumerate(source.splitlines(), 1):
+        if text.startswith((f"{name} ", f"{name}:")):
+            return number
+    return 1
+
+
+def _line_in(exc: BaseException, path: Path) -> int | None:
+    """The deepest line of `path` in the traceback: where a rule went wrong."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = frame.lineno
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        line = exc.lineno
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class PythonOutcome:
+    rule: RuleInfo
+    violation: Violation
+    manifest: Manifest
+
+
+def run_rules(rules: Sequence[PythonRule], estate: Estate,
+              options: Mapping[str, Mapping[str, Any]]) -> tuple[list[PythonOutcome],
+                                                                   list[ToolError]]:
+    """Every rule on every object it applies to; a rule that raises is an error entry and
+    the other rules (and the same rule on other objects) still run."""
+    outcomes: list[PythonOutcome] = []
+    errors: list[ToolError] = []
+    for rule in rules:
+        ctx = RuleContext({**rule.options, **options.get(rule.info.id, {})}, estate)
+        if rule.scope == "estate":
+            outcomes.extend(_run_estate_rule(rule, estate, ctx, errors))
+            continue
+        for manifest in estate.manifests:
+            if not rule.applies_to(manifest):
+                continue
+            try:
+                for violation in rule.check(manifest, ctx):
+                    outcomes.append(PythonOutcome(rule.info, _as_violation(violation, rule),
+                                                  manifest))
+            except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+                errors.append(_rule_error(rule, exc, manifest))
+    return outcomes, errors
+
+
+def _run_estate_rule(rule: PythonRule, estate: Estate, ctx: RuleContext,
+                     errors: list[ToolError]) -> Iterator[PythonOutcome]:
+    try:
+        for item in rule.check(estate, ctx):
+            manifest, violation = item
+            yield PythonOutcome(rule.info, _as_violation(violation, rule), manifest)
+    except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+        errors.append(_rule_error(rule, exc, None))
+
+
+def _as_violation(value: Any, rule: PythonRule) -> Violation:
+    if isinstance(value, Violation):
+        return value
+    if isinstance(value, str):
+        return Violation(value)
+    raise TypeError(f"rule {rule.info.id} yielded {type(value).__name__}, expected Violation")
+
+
+def _rule_error(rule: PythonRule, exc: Exception, manifest: Manifest | None) -> ToolError:
+    where = _line_in(exc, Path(rule.path)) if Path(rule.path).exists() else None
+    subject = f" on {manifest.resource.display()}" if manifest is not None else ""
+    location = f" ({rule.path}:{where})" if where else f" ({rule.path})"
+    return ToolError("rule", f"rule {rule.info.id} raised {type(exc).__name__}{subject}"
+                     f"{location}: {exc}",
+                     manifest.location.path if manifest else None,
+                     manifest.location.line if manifest else None)

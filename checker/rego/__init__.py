@@ -1,0 +1,1 @@
+"""Rego policies: the OPA engine, its worker process, and Gatekeeper constraint matching."""

@@ -1,0 +1,151 @@
+"""Where Rego runs: the `RegoEngine` protocol and the in-process OPA behind it.
+
+The engine is OPA's own Go `rego` package, embedded through `opa_bindings`. Two facts shape
+this module: a module that fails to compile poisons the whole engine (OPA compiles every
+module when the first query is prepared), so `InProcessEngine.load` isolates bad modules and
+loads the rest; and an evaluation cannot be interrupted, so timeouts live one level up, in
+`checker.rego.worker`, which runs an engine in a process it can kill.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_LOCATED = re.compile(r"^(?P<path>[^\s:][^:\n]*?):(?P<line>\d+):\s*(?P<message>.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class RegoProblem:
+    """One compile or runtime problem, located in a module when OPA says where."""
+
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}: " if self.path and self.line else ""
+        return f"{where}{self.message}"
+
+
+class RegoError(Exception):
+    """OPA refused a module or a query failed at run time."""
+
+    def __init__(self, kind: str, problems: list[RegoProblem]):
+        super().__init__("; ".join(map(str, problems)) or kind)
+        self.kind = kind
+        self.problems = problems
+
+
+class RegoTimeout(RegoError):
+    """A query ran longer than it was allowed to."""
+
+
+class RegoEngine(Protocol):
+    """A Rego evaluator: load modules and data once, then query many times."""
+
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
+        """Replace all modules and data. Modules that do not parse or compile are left out
+        and reported; the others are loaded."""
+        ...
+
+    def query(self, query: str, input: Any, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Evaluate a query; one binding dict per result. Raises `RegoError`/`RegoTimeout`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def parse_problems(message: str) -> list[RegoProblem]:
+    """OPA's error text (`N errors occurred:` then `file:line: code: text` lines) as problems."""
+    problems = []
+    for raw in message.splitlines():
+        line = raw.strip()
+        if not line or re.match(r"^\d+ errors? occurred:?$", line):
+            continue
+        line = re.sub(r"^(bundle activation failed|prepare_error|eval_error|parse_error):\s*",
+                      "", line)
+        located = _LOCATED.match(line)
+        if located and not located["path"].startswith(("http", "rego_")):
+            problems.append(RegoProblem(located["message"], located["path"],
+                                        int(located["line"])))
+        elif line:
+            problems.append(RegoProblem(line))
+    return problems or [RegoProblem(message.strip() or "unknown OPA error")]
+
+
+class InProcessEngine:
+    """OPA in this process. Reuse one per process: `close()` does not give memory back."""
+
+    def __init__(self) -> None:
+        from opa_bindings import OpaEngine  # loads a 30 MB shared library: only when used
+
+        self._factory = OpaEngine
+        self._engine = OpaEngine()
+        self._fresh = True
+
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
+        from opa_bindings import OpaError
+
+        problems: list[RegoProblem] = []
+        parsed: dict[str, str] = {}
+        probe = self._factory()
+        try:
+            for name, source in modules.items():
+                try:
+                    probe.add_policy(name, source)
+                except OpaError as exc:
+                    problems.extend(_with_path(parse_problems(exc.message), name))
+                else:
+                    parsed[name] = source
+        finally:
+            probe.close()
+        # Compile errors only surface when a query is prepared, and one bad module fails
+        # them all: drop the modules OPA names and try again until the rest compile.
+        while True:
+            engine = self._new_engine()
+            for name, source in parsed.items():
+                engine.add_policy(name, source)
+            if data:
+                engine.add_data(dict(data))
+            try:
+                engine.eval_query("__gitops_checker_probe := 1")
+            except OpaError as exc:
+                found = _with_path(parse_problems(exc.message), None)
+                culprits = {p.path for p in found if p.path in parsed}
+                if not culprits:
+                    problems.extend(found)
+                    parsed.clear()
+                    continue
+                problems.extend(p for p in found if p.path in culprits)
+                for name in culprits:
+                    del parsed[name]
+                continue
+            self._engine = engine
+            return problems
+
+    def _new_engine(self) -> Any:
+        if self._fresh:
+            self._fresh = False
+            return self._engine
+        self._engine.close()
+        return self._factory()
+
+    def query(self, query: str, input: Any, timeout: float | None = None) -> list[dict[str, Any]]:
+        from opa_bindings import OpaError
+
+        try:
+            result: list[dict[str, Any]] = self._engine.eval_query(query, input)
+        except OpaError as exc:
+            raise RegoError(exc.code, parse_problems(exc.message)) from None
+        return result
+
+    def close(self) -> None:
+        self._engine.close()
+
+
+def _with_path(problems: list[RegoProblem], default: str | None) -> list[RegoProblem]:
+    return [p if p.path or default is None else RegoProblem(p.message, default, p.line)
+            for p in problems]

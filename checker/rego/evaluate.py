@@ -1,0 +1,209 @@
+"""Run every Rego rule that applies to an object in one engine query, and read the answers.
+
+One query per object keeps the cost at one round trip (see docs/performance.md). When that
+query fails, each rule is asked on its own so that the error names the rule at fault and the
+other rules still report; a rule that runs past its time limit is not asked again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
+from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
+from checker.rego.gatekeeper import Constraint, review
+from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A rule's verdict on one object, before it is stamped into a Finding."""
+
+    rule: RuleInfo
+    violation: Violation
+    manifest: Manifest
+    suppressed_by: str | None = None
+
+
+@dataclass
+class RegoPolicies:
+    """Everything Rego that a run evaluates."""
+
+    modules: list[RegoModule] = field(default_factory=list)
+    rules: list[RegoRule] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    exception_packages: set[str] = field(default_factory=set)
+    data: dict[str, Any] = field(default_factory=dict)
+    problems: list[PolicyProblem] = field(default_factory=list)
+
+    def infos(self) -> list[RuleInfo]:
+        return [r.info for r in self.rules] + [c.info for c in self.constraints]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: str
+    rule: RuleInfo
+    ref: str
+    where: str
+    conftest: RegoRule | None = None
+    constraint: Constraint | None = None
+
+
+class RegoChecker:
+    def __init__(self, engine: RegoEngine, policies: RegoPolicies, *,
+                 timeout: float | None = None) -> None:
+        self.engine = engine
+        self.policies = policies
+        self.timeout = timeout
+        self._rules: list[_Entry] = []
+        self._constraints: dict[int, _Entry] = {}
+        self._broken: set[str] = set()
+        self._exceptions: list[_Entry] = []
+
+    def start(self, inventory: Mapping[str, Any]) -> list[ToolError]:
+        """Load modules and data; rules of modules that do not compile are reported."""
+        modules = {m.path: m.source for m in self.policies.modules}
+        data = {**self.policies.data, "inventory": inventory}
+        problems = self.engine.load(modules, data)
+        failed = {p.path for p in problems if p.path}
+        errors = [ToolError("policy", f"policy does not compile: {p.message}", p.path, p.line)
+                  for p in problems]
+        unlocated = [p for p in problems if not p.path]
+        for index, rule in enumerate(self.policies.rules):
+            if rule.path in failed or unlocated:
+                continue
+            self._rules.append(_Entry(f"r{index}", rule.info, rule.ref,
+                                      f"{rule.path}:{rule.line}", conftest=rule))
+        for index, constraint in enumerate(self.policies.constraints):
+            if any(m.path in failed for m in constraint.template.modules) or unlocated:
+                errors.append(ToolError(
+                    "policy", f"constraint {constraint.info.id} not evaluated: its template "
+                    "does not compile", constraint.manifest.location.path,
+                    constraint.manifest.location.line))
+                continue
+            location = constraint.manifest.location
+            self._constraints[index] = _Entry(
+                f"g{index}", constraint.info, constraint.ref, f"{location.path}:{location.line}",
+                constraint=constraint)
+        for index, package in enumerate(sorted(self.policies.exception_packages)):
+            module = next(m for m in self.policies.modules if m.package == package)
+            if module.path in failed:
+                continue
+            self._exceptions.append(_Entry(f"x{index}", _EXCEPTION_INFO, f"data.{package}."
+                                           "exception", module.path))
+        return errors
+
+    def check(self, manifest: Manifest, constraint_indexes: Sequence[int]
+              ) -> tuple[list[Outcome], list[ToolError]]:
+        entries = [e for e in self._rules if e.rule.id not in self._broken]
+        entries += [self._constraints[i] for i in constraint_indexes if i in self._constraints
+                    and self._constraints[i].rule.id not in self._broken]
+        if not entries:
+            return [], []
+        entries += self._exceptions
+        wrapped = any(e.constraint is not None for e in entries)
+        payload: Any = {"object": manifest.obj, "review": review(manifest)} if wrapped \
+            else manifest.obj
+        errors: list[ToolError] = []
+        try:
+            answers = self._ask(entries, payload, wrapped)
+        except RegoError:
+            answers = {}
+            for entry in entries:
+                try:
+                    answers.update(self._ask([entry], payload, wrapped))
+                except RegoTimeout:
+                    self._broken.add(entry.rule.id)
+                    errors.append(self._error(entry, manifest, f"did not finish within "
+                                              f"{self.timeout:g} s; not evaluated for this or "
+                                              "any further object"))
+                except RegoError as exc:
+                    errors.append(self._error(entry, manifest, f"failed: {exc}"))
+        excepted = self._excepted(answers)
+        outcomes: list[Outcome] = []
+        for entry in entries:
+            if entry.key not in answers or entry.rule is _EXCEPTION_INFO:
+                continue
+            try:
+                violations = list(_violations(answers[entry.key], entry.rule))
+            except ValueError as exc:
+                errors.append(self._error(entry, manifest, f"returned {exc}"))
+                continue
+            suppressed = None
+            if entry.conftest is not None and entry.conftest.suffix in excepted.get(
+                    entry.conftest.package, ()):
+                suppressed = f"conftest exception (data.{entry.conftest.package}.exception)"
+            outcomes.extend(Outcome(entry.rule, v, manifest, suppressed) for v in violations)
+        return outcomes, errors
+
+    def _ask(self, entries: Sequence[_Entry], payload: Any, wrapped: bool) -> dict[str, Any]:
+        expressions = []
+        for entry in entries:
+            expression = f"{entry.key} := [x | x := {entry.ref}]"
+            if entry.constraint is not None:
+                parameters = json.dumps(entry.constraint.parameters
+                                        if entry.constraint.parameters is not None else {})
+                expression += (f' with input as {{"review": input.review, '
+                               f'"parameters": {parameters}}}')
+            elif wrapped:
+                expression += " with input as input.object"
+            expressions.append(expression)
+        rows = self.engine.query("; ".join(expressions), payload, self.timeout)
+        if not rows:
+            return {}
+        return {k: v for k, v in rows[0].items() if not k.startswith("_")}
+
+    def _excepted(self, answers: Mapping[str, Any]) -> dict[str, set[str]]:
+        excepted: dict[str, set[str]] = {}
+        for entry in self._exceptions:
+            names: set[str] = set()
+            for value in answers.get(entry.key) or []:
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, list):
+                        names.update(str(n) for n in item)
+                    elif isinstance(item, str):
+                        names.add(item)
+            excepted[entry.ref.removeprefix("data.").removesuffix(".exception")] = names
+        return excepted
+
+    @staticmethod
+    def _error(entry: _Entry, manifest: Manifest, what: str) -> ToolError:
+        return ToolError("policy", f"rule {entry.rule.id} ({entry.where}) {what} on "
+                         f"{manifest.resource.display()}", manifest.location.path,
+                         manifest.location.line)
+
+
+_EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
+                           "conftest exception rules (not a finding of their own)", "rego")
+
+
+def _violations(value: Any, rule: RuleInfo) -> Iterable[Violation]:
+    """Results of one rule as violations: strings, or objects with `msg`."""
+    for result in value:
+        items = result if isinstance(result, list) else [result]
+        for item in items:
+            if item is True:
+                yield Violation(rule.description)
+            elif item is False or item is None:
+                continue
+            elif isinstance(item, str):
+                yield Violation(item)
+            elif isinstance(item, dict):
+                message = item.get("msg", item.get("message"))
+                if not isinstance(message, str):
+                    raise ValueError("a result object without a string `msg`")
+                pointer = item.get("pointer", item.get("field", ""))
+                if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
+                    pointer = ""
+                details = {k: v for k, v in item.items()
+                           if k not in ("msg", "message", "pointer", "field")}
+                if set(details) == {"details"} and isinstance(details["details"], dict):
+                    details = details["details"]
+                yield Violation(message, pointer, details)
+            else:
+                raise ValueError(f"a result of type {type(item).__name__} (expected a string "
+                                 "or an object with `msg`)")

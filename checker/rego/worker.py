@@ -1,0 +1,113 @@
+"""An OPA engine in a child process, so that a query that runs too long can be stopped.
+
+OPA's evaluation cannot be interrupted from Python, so the engine lives in a `spawn`ed
+process (never `fork`: a process that has run the Go runtime can hang in a forked child).
+On a timeout the child is killed; the next call starts a new one and loads the same modules
+and data again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+from collections.abc import Mapping
+from typing import Any
+
+from checker.rego.engine import InProcessEngine, RegoError, RegoProblem, RegoTimeout
+
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    """The child's loop: one engine, requests in, results or errors out."""
+    engine = InProcessEngine()
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        op = request[0]
+        try:
+            if op == "load":
+                conn.send(("ok", engine.load(request[1], request[2])))
+            elif op == "query":
+                conn.send(("ok", engine.query(request[1], request[2])))
+            else:
+                return
+        except RegoError as exc:
+            conn.send(("error", (exc.kind, exc.problems)))
+
+
+class WorkerEngine:
+    """A `RegoEngine` whose queries can time out."""
+
+    def __init__(self, default_timeout: float | None = None) -> None:
+        self.default_timeout = default_timeout
+        self._process: Any = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._modules: Mapping[str, str] = {}
+        self._data: Mapping[str, Any] = {}
+        self._load_problems: list[RegoProblem] = []
+        self.restarts = 0
+
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
+        self._modules, self._data = dict(modules), dict(data)
+        self._stop()
+        self._load_problems = self._start()
+        return self._load_problems
+
+    def query(self, query: str, input: Any, timeout: float | None = None) -> list[dict[str, Any]]:
+        if self._conn is None:
+            self._start()
+            self.restarts += 1
+        assert self._conn is not None
+        limit = timeout if timeout is not None else self.default_timeout
+        self._conn.send(("query", query, input))
+        return self._receive(limit, f"query did not finish within {limit:g} s")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._stop()
+
+    def _start(self) -> list[RegoProblem]:
+        parent, child = _CONTEXT.Pipe()
+        self._process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True,
+                                         name="gitops-checker-opa")
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self._conn.send(("load", self._modules, self._data))
+        # Loading is bounded by the size of the policies, not by input: no timeout.
+        problems: list[RegoProblem] = self._receive(None, "")
+        return problems
+
+    def _receive(self, limit: float | None, timeout_message: str) -> Any:
+        assert self._conn is not None
+        if limit is not None and limit > 0 and not self._conn.poll(limit):
+            self._stop()
+            raise RegoTimeout("timeout", [RegoProblem(timeout_message)])
+        try:
+            status, payload = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._process.exitcode if self._process is not None else None
+            self._stop()
+            raise RegoError("crash", [RegoProblem(
+                f"the OPA worker process ended unexpectedly (exit code {code})")]) from None
+        if status == "error":
+            kind, problems = payload
+            raise RegoError(kind, problems)
+        return payload
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=0.5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._process = None
