@@ -571,10 +571,13 @@ class _Converter:
     def _deprecated(self) -> None:
         """Rewrite or refuse calls of built-ins that OPA v1 removed.
 
-        The rewrites keep v0's meaning, including v0's answer for an argument of the wrong
-        type (undefined, as OPA's non-strict built-in errors make it): `any(x)` becomes
-        `true in x` guarded by `type_name(x)`, and so on. A guard repeats its argument, so
-        it is only used when the argument is a plain reference; literals need no guard.
+        The rewrites keep v0's results, and where v0 had none because an argument had the
+        wrong type (`any` of an object, `set_diff` of an array), the rewrite has none either:
+        `any(x)` becomes `true in x` with `x` looked up through `type_name(x)`, and so on.
+        (Under strict built-in errors v0 raised a type error there; the rewrite is then
+        undefined instead.) A guard repeats its argument, so it is only used when the
+        argument is a plain reference; array and set literals need no guard. A call of a
+        name the module defines or imports is the module's own and is left alone.
         """
         shadowed = self.rule_names | self.import_names
         toks = self.toks

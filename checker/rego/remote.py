@@ -26,9 +26,11 @@ Where `opa_client` (3.0) is used and where it is not:
 - Per-request timeouts: the client passes its `timeout` attribute to every request; a small
   subclass makes that attribute thread-local, so one call can have its own limit without
   racing other threads. It holds a `(connect, read)` pair, which `requests` accepts.
-- Error details: its exceptions keep OPA's error JSON but not the HTTP status, and a body that
-  is not JSON surfaces as a bare decoding error; a response hook on its `requests` session
-  records the status of the last answer (status and reason only, never a body) per thread.
+- Error details: its exceptions keep part of OPA's error JSON (`delete_policy` drops the
+  `errors` list that says which module depends on the one being deleted) and not the HTTP
+  status, and a body that is not JSON surfaces as a bare decoding error. A response hook on
+  its `requests` session records, per thread, the status of the last answer and, when it
+  is an error, OPA's error JSON; it is only read to build the `RegoError`, never logged.
 - Two requests go around its methods, through its own session (same token, retries and TLS
   settings): `PUT /v1/data/<key>` for a value that is not an object (`update_or_create_data`
   only takes dicts), and `POST /v1/query` with an input that is falsy but not None (`{}`,
@@ -45,6 +47,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from opa_client import OpaClient
 from opa_client.errors import (
     DeleteDataError,
@@ -87,6 +90,13 @@ class _Client(OpaClient):
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._calls.status = (response.status_code, response.reason or "")
+        body = None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                pass
+        self._calls.error = body if isinstance(body, dict) else None
 
 
 class RemoteEngine:
@@ -158,7 +168,9 @@ class RemoteEngine:
         refused = self._push_modules(modules)
         for pid in undeleted:
             trouble = self._delete_policy(pid)
-            problems.extend(RegoProblem(f"cannot delete the stale module {pid}: {p.message}")
+            # Located in the server's policy id (no module of ours): it must not read as a
+            # problem of every module.
+            problems.extend(RegoProblem(f"cannot delete this stale module: {p.message}", pid)
                             for p in trouble)
         for name, found in refused.items():
             problems.extend(found)
@@ -284,17 +296,19 @@ class RemoteEngine:
         the content, HTTP 400/404, raises `_Refused` for the caller to report) or `admin`.
         """
         calls = self._client._calls
-        calls.status = None
+        calls.status = calls.error = None
         calls.timeout = _requests_timeout(limit)
         try:
             return fn(*args)
         except requests.exceptions.ConnectTimeout as exc:
             raise self._unreachable(exc) from None
         except requests.exceptions.Timeout:
-            what = "query did not finish" if context == "query" else "OPA did not answer"
-            raise RegoTimeout("timeout", [RegoProblem(
-                f"{what} within {limit:g} s" if limit is not None else f"{what} in time")]) from None
+            raise self._timeout(limit, context) from None
         except requests.exceptions.ConnectionError as exc:
+            # A GET/PUT/DELETE that timed out on every retry arrives as a ConnectionError.
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None),
+                          urllib3.exceptions.ReadTimeoutError):
+                raise self._timeout(limit, context) from None
             raise self._unreachable(exc) from None
         except requests.exceptions.HTTPError as exc:
             response = exc.response
@@ -306,8 +320,8 @@ class RemoteEngine:
             raise self._failure(status, body, context) from None
         except _OpaClientError as exc:
             status = (calls.status or (0, ""))[0]
-            body = {"code": exc.expression, "message": exc.message,
-                    "errors": getattr(exc, "errors", None) or []}
+            body = calls.error or {"code": exc.expression, "message": exc.message,
+                                   "errors": getattr(exc, "errors", None) or []}
             raise self._failure(status, body, context) from None
         except ValueError:  # requests' JSONDecodeError: an answer that is not JSON
             status, reason = calls.status or (0, "?")
@@ -323,6 +337,11 @@ class RemoteEngine:
                 f"request to OPA at {self.url} failed: {type(exc).__name__}")]) from None
         finally:
             del calls.timeout
+
+    def _timeout(self, limit: float | None, context: str) -> RegoTimeout:
+        what = "query did not finish" if context == "query" else "OPA did not answer"
+        return RegoTimeout("timeout", [RegoProblem(
+            f"{what} within {limit:g} s" if limit is not None else f"{what} in time")])
 
     def _unreachable(self, exc: BaseException) -> RegoError:
         return RegoError("connection", [RegoProblem(

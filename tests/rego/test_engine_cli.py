@@ -97,7 +97,7 @@ def test_python_pack_object_and_estate_rules_and_options(tmp_path: Path) -> None
     config.write_text("rules:\n  REP001:\n    options: {min_replicas: 1}\n"
                       "categories:\n  availability: {severity: info}\n"
                       "packs:\n  sample: {severity: critical}\n")
-    code, report = check("--policy", "pack", "--config", config)
+    _code, report = check("--policy", "pack", "--config", config)
     assert not any(f["rule_id"] == "REP001" for f in report["findings"])
     assert {f["severity"] for f in report["findings"] if f["rule_id"] == "EXP001"} == \
         {"critical"}  # the pack's setting wins over the category's
@@ -145,7 +145,7 @@ def test_config_exceptions_with_and_without_expiry(tmp_path: Path) -> None:
         "    names: [odoo-*]\n"
         "    reason: scaling review in progress\n"
         "    until: 2020-06-30\n")
-    code, report = check("--policy", "conftest-v0", "--config", config)
+    _code, report = check("--policy", "conftest-v0", "--config", config)
     run001 = {f["resource"]["name"]: f["suppressed_by"] for f in report["findings"]
               if f["rule_id"] == "RUN001"}
     assert run001["odoo-web"] is None
