@@ -88,6 +88,7 @@ def test_gatekeeper_constraints_match_by_namespace_label_and_use_inventory() -> 
 
 def test_python_pack_object_and_estate_rules_and_options(tmp_path: Path) -> None:
     code, report = check("--policy", "pack")
+    assert code == 1
     found = triples(report)
     assert ("REP001", "Deployment/odoo-web", False) in found
     assert ("EXP001", "Deployment/odoo-worker", False) in found
