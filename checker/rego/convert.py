@@ -342,7 +342,8 @@ class _Converter:
         self.i += 1
         if not self._is(self._peek(), "ident"):
             raise self._error(keyword, "expected a rule name after `default`")
-        self._head_ref()
+        name, _, _ = self._head_ref()
+        self.rule_names.add(name.text)
         if self._is(self._peek(), "open", "("):
             self._skip_group()
         tok = self._peek()

@@ -62,11 +62,14 @@ def parse_problems(message: str) -> list[RegoProblem]:
     """OPA's error text (`N errors occurred:` then `file:line: code: text` lines) as problems."""
     problems = []
     for raw in message.splitlines():
+        if raw.startswith("\t"):
+            continue  # OPA's excerpt of the source and its ^ marker under a parse error
         line = raw.strip()
-        if not line or re.match(r"^\d+ errors? occurred:?$", line):
-            continue
-        line = re.sub(r"^(bundle activation failed|prepare_error|eval_error|parse_error):\s*",
+        line = re.sub(r"^((bundle activation failed|prepare_error|eval_error|parse_error):\s*)+",
                       "", line)
+        line = re.sub(r"^\d+ errors? occurred:?\s*", "", line)
+        if not line:
+            continue
         located = _LOCATED.match(line)
         if located and not located["path"].startswith(("http", "rego_")):
             problems.append(RegoProblem(located["message"], located["path"],

@@ -18,6 +18,10 @@ from checker.rego.gatekeeper import Constraint, review
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
 
 
+ENGINE_UNUSABLE = frozenset({"connection", "unauthorized"})
+"""Error kinds that say the engine cannot be reached at all (a remote OPA server)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """A rule's verdict on one object, before it is stamped into a Finding."""
@@ -111,7 +115,9 @@ class RegoChecker:
         errors: list[ToolError] = []
         try:
             answers = self._ask(entries, payload, wrapped)
-        except RegoError:
+        except RegoError as exc:
+            if exc.kind in ENGINE_UNUSABLE:
+                raise  # not a rule's fault: asking each rule again would only repeat it
             answers = {}
             for entry in entries:
                 try:

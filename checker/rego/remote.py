@@ -13,9 +13,11 @@ Failures become the errors of `checker.rego.engine`, with `RegoError.kind`:
 - `unauthorized`: HTTP 401/403, a missing or wrong bearer token;
 - `prepare_error` / `eval_error`: OPA refused the query (HTTP 400) or it failed while running
   (HTTP 500), the same kinds as `InProcessEngine` uses;
-- `http`: any other answer that is not what OPA's REST API promises.
+- `http`: any other answer that is not what OPA's REST API promises;
+- `input`: the input cannot be sent as JSON (NaN or infinity).
 
-Input documents may hold Secrets: nothing here logs them, and no error message repeats them.
+Input documents may hold Secrets: nothing here logs them, and no message of ours repeats
+them (OPA's own error text, passed on, may quote a value, as it does in process).
 
 Where `opa_client` (3.0) is used and where it is not:
 
@@ -31,8 +33,8 @@ Where `opa_client` (3.0) is used and where it is not:
   status, and a body that is not JSON surfaces as a bare decoding error. A response hook on
   its `requests` session records, per thread, the status of the last answer and, when it
   is an error, OPA's error JSON; it is only read to build the `RegoError`, never logged.
-- Two requests go around its methods, through its own session (same token, retries and TLS
-  settings): `PUT /v1/data/<key>` for a value that is not an object (`update_or_create_data`
+- Two requests go around its methods, through its own session (its private `_session`:
+  same token, retries and TLS settings): `PUT /v1/data/<key>` for a value that is not an object (`update_or_create_data`
   only takes dicts), and `POST /v1/query` with an input that is falsy but not None (`{}`,
   `[]`, `0`, `""`, `false`), which `ad_hoc_query` would silently leave out, making `input`
   undefined instead of empty.

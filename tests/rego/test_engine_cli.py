@@ -227,3 +227,18 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
         done.stdout
     assert "FAIL  pack/images_test.rego::test_pinned_is_allowed" in done.stdout
     assert "4 passed, 2 failed, 0 errors" in done.stdout
+
+
+def test_remote_opa_gives_the_same_findings_as_the_local_engine(opa_server: str) -> None:
+    policies = ("--policy", "conftest-v0", "--policy", "conftest-v1", "--policy", "gatekeeper")
+    local_code, local = check(*policies)
+    remote_code, remote = check(*policies, "--opa-url", opa_server)
+    assert (remote_code, remote["findings"]) == (local_code, local["findings"])
+    assert remote["errors"] == []
+
+
+def test_unreachable_opa_server_is_one_error_not_a_pass() -> None:
+    code, report = check("--policy", "conftest-v0", "--opa-url", "http://127.0.0.1:9")
+    assert code == 2
+    assert [e["message"][:40] for e in report["errors"]] == \
+        ["Rego rules not evaluated: cannot reach O"]
