@@ -17,7 +17,6 @@ from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
 from checker.rego.gatekeeper import Constraint, review
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
 
-
 ENGINE_UNUSABLE = frozenset({"connection", "unauthorized"})
 """Error kinds that say the engine cannot be reached at all (a remote OPA server)."""
 
