@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import checker
-from checker.discover import Candidate, relative_display
+from checker.discover import Candidate
 from checker.load import is_object, load, read_text
 from checker.model import Manifest, RuleInfo, ToolError
 from checker.parse import Document, parse_json, parse_yaml
@@ -91,7 +91,7 @@ def load_rules(sources: RuleSources, *, root: Path,
     for directory in sources.policy_dirs:
         if not directory.is_dir():
             problems.append(PolicyProblem("policy directory does not exist",
-                                          relative_display(directory, root)))
+                                          _display(directory, root)))
             continue
         if (directory / "pack.yaml").is_file():
             packs.append(_read_pack(directory, "policy directory", problems, root))
@@ -156,9 +156,15 @@ def _entry_point_packs(problems: list[PolicyProblem], root: Path) -> list[Pack]:
 
 
 def _display(path: Path, root: Path) -> str:
+    """Policy files are named relative to the root, else to the working directory (where
+    `--policy` paths were typed), else absolutely; bundled ones as `rules/…`."""
+    path = path.resolve()
     if path.is_relative_to(BUNDLED_RULES):
         return "rules/" + path.relative_to(BUNDLED_RULES).as_posix()
-    return relative_display(path, root)
+    for base in (root.resolve(), Path.cwd().resolve()):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.as_posix()
 
 
 def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],

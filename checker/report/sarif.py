@@ -134,7 +134,11 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
     if state is not None:
         result["baselineState"] = state
     if f.suppressed_by is not None:
-        result["suppressions"] = [{"kind": "inSource", "justification": f.suppressed_by}]
+        # In the object's annotations or the policy's own exception: in source; config
+        # exceptions and baselines live elsewhere.
+        in_source = f.suppressed_by.startswith(("annotation", "conftest exception"))
+        result["suppressions"] = [{"kind": "inSource" if in_source else "external",
+                                   "justification": f.suppressed_by}]
     properties: dict[str, Any] = {"severity": f.severity.value, "category": f.category}
     if f.location.pointer:
         properties["pointer"] = f.location.pointer

@@ -242,3 +242,47 @@ def test_unreachable_opa_server_is_one_error_not_a_pass() -> None:
     assert code == 2
     assert [e["message"][:40] for e in report["errors"]] == \
         ["Rego rules not evaluated: cannot reach O"]
+
+
+def test_sarif_marks_config_exceptions_external_and_annotations_in_source(
+        tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("exceptions:\n  - rules: [RUN001]\n    names: [odoo-web]\n"
+                      "    reason: accepted by the CISO\n")
+    sarif = tmp_path / "out.sarif"
+    run("check", "estate", "--policy", "conftest-v0", "--config", config,
+        "--format", f"sarif={sarif}")
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    kinds = {(r["ruleId"], s["kind"], s["justification"]) for r in results
+             for s in r.get("suppressions", [])}
+    assert ("RUN001", "external", "config exception #1: accepted by the CISO") in kinds
+    assert ("OWN001", "inSource", "conftest exception (data.main.exception)") in kinds
+
+
+def test_packs_installed_as_entry_points_are_loaded(tmp_path: Path) -> None:
+    """A distribution's entry point in group gitops_checker.packs, as pip installs it."""
+    site = tmp_path / "site"
+    package = site / "finance_extra_rules"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "pack.yaml").write_text("name: finance-extra\n")
+    (package / "replicas.py").write_text((FIXTURES / "pack" / "replicas.py").read_text()
+                                         .replace("REP001", "FIN901"))
+    info = site / "finance_extra_rules-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: finance-extra-rules\n"
+                                   "Version: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[gitops_checker.packs]\nfinance-extra = finance_extra_rules\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([sys.executable, "-m", "checker", "check", "estate", "--format",
+                           "json"], cwd=FIXTURES, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    report = json.loads(done.stdout)
+    assert [f["resource"]["name"] for f in report["findings"] if f["rule_id"] == "FIN901"] \
+        == ["odoo-web"]
+    listing = subprocess.run([sys.executable, "-m", "checker", "rules", "list", "--format",
+                              "json"], cwd=FIXTURES, env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    rules = {r["id"]: r for r in json.loads(listing.stdout)["rules"]}
+    assert rules["FIN901"]["pack"] == "finance-extra"

@@ -95,7 +95,7 @@ def build_sample_report() -> Report:
             category="availability", message="3 replicas but no PodDisruptionBudget selects them",
             resource=API, location=Location(deployment, 40, 3, "/spec/replicas"),
             engine="python", fingerprint="9e8d7c6b5a493827",
-            suppressed_by="inline comment: PDB is managed by the platform team",
+            suppressed_by="annotation: PDB is managed by the platform team",
         ),
         Finding(
             rule_id="TLS001", rule_name=RULE_TLS.name, severity=Severity.HIGH,

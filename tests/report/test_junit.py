@@ -90,7 +90,7 @@ def test_suppressed_is_skipped(render: Render, sample_report: Report) -> None:
     assert case.find("failure") is None
     skipped = case.find("skipped")
     assert skipped is not None
-    assert skipped.get("message") == "suppressed: inline comment: PDB is managed by the platform team"
+    assert skipped.get("message") == "suppressed: annotation: PDB is managed by the platform team"
 
 
 def test_finding_without_line_or_resource(render: Render, sample_report: Report) -> None:

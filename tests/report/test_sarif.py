@@ -113,7 +113,7 @@ def test_suppressed_result(render: Render, sample_report: Report) -> None:
     assert len(suppressed) == 1
     assert suppressed[0]["ruleId"] == "AVL001"
     assert suppressed[0]["suppressions"] == [
-        {"kind": "inSource", "justification": "inline comment: PDB is managed by the platform team"}
+        {"kind": "inSource", "justification": "annotation: PDB is managed by the platform team"}
     ]
 
 
