@@ -17,6 +17,7 @@ from checker.findings import RuleSettings
 from checker.model import Severity
 from checker.parse import Document, parse_yaml
 from checker.schema import DEFAULT_VERSION, SCHEMA_ROOT
+from checker.tiers import TierPolicy
 
 CONFIG_NAMES = (".gitops-checker.yaml", ".gitops-checker.yml")
 CONFIG_SCHEMA = SCHEMA_ROOT / "config.schema.json"
@@ -45,6 +46,7 @@ class Config:
     exceptions: tuple[ConfigException, ...] = ()
     baseline: str | None = None
     opa_url: str | None = None
+    tiers: TierPolicy = field(default_factory=TierPolicy)
     path: str | None = None
 
     @classmethod
@@ -74,6 +76,7 @@ class Config:
                              for index, item in enumerate(data.get("exceptions", ()))),
             baseline=data.get("baseline"),
             opa_url=data.get("opa_url"),
+            tiers=TierPolicy.from_config(data.get("tiers")),
             path=path,
         )
 

@@ -67,7 +67,8 @@ class ConfigException:
         if "*" not in self.rules and finding.rule_id not in self.rules and \
                 rule_name not in self.rules:
             return False
-        if self.paths and not any(_glob(finding.location.path or "", p) for p in self.paths):
+        if self.paths and not any(path_glob_match(finding.location.path or "", p)
+                                  for p in self.paths):
             return False
         resource = finding.resource
         if self.namespaces and (resource is None or not any(
@@ -79,7 +80,7 @@ class ConfigException:
             fnmatch.fnmatchcase(resource.name, n) for n in self.names)))
 
 
-def _glob(path: str, pattern: str) -> bool:
+def path_glob_match(path: str, pattern: str) -> bool:
     """`**` spans directories; `*` and `?` stay inside one path segment."""
 
 

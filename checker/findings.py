@@ -51,6 +51,8 @@ class Stamper:
     position: Callable[[Manifest, str], tuple[int | None, int | None]]
     settings: Mapping[str, RuleSettings] = field(default_factory=dict)
     today: dt.date = field(default_factory=dt.date.today)
+    tier_of: Callable[[Manifest], tuple[str, str]] | None = None
+    """(tier, where it came from) of an object, for rules whose severity depends on it."""
 
     def enabled(self, rule: RuleInfo) -> bool:
         return self.settings.get(rule.id, RuleSettings()).enabled is not False
@@ -61,7 +63,15 @@ class Stamper:
         """`suppressed_by` is an engine's own exception (conftest `exception` rules); the
         object's annotations are consulted first."""
         configured = self.settings.get(rule.id)
-        severity = configured.severity if configured and configured.severity else rule.severity
+        severity = rule.severity
+        details = dict(violation.details)
+        if rule.tier_severity and manifest is not None and self.tier_of is not None:
+            tier, source = self.tier_of(manifest)
+            severity = rule.tier_severity.get(tier, severity)
+            details.setdefault("tier", tier)
+            details.setdefault("tier_source", source)
+        if configured and configured.severity:
+            severity = configured.severity  # the config has the last word
         if manifest is not None:
             line, column = self.position(manifest, violation.pointer)
             location = Location(manifest.location.path, line, column,
@@ -80,7 +90,7 @@ class Stamper:
             fingerprint=fingerprint(rule.id, manifest, violation.pointer, violation.message,
                                     path),
             suppressed_by=self.suppression(rule, manifest) or suppressed_by,
-            details=dict(violation.details),
+            details=details,
         )
 
     def suppression(self, rule: RuleInfo, manifest: Manifest | None) -> str | None:

@@ -136,6 +136,8 @@ class RuleInfo:
     engine: str
     remediation: str = ""
     help_uri: str | None = None
+    tier_severity: Mapping[str, Severity] = field(default_factory=dict)
+    """Severity by the tier of the object's namespace, where it differs from `severity`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,11 @@ from checker.rego.match import MatchError, constraint_matches
 from checker.rego.worker import WorkerEngine
 from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
+from checker.tiers import RULES as TIER_RULES
+from checker.tiers import TierResolver, tier_label_violations
+
+BUILTIN_RULES: Mapping[str, RuleInfo] = {**SCHEMA_RULES, **EXCEPTION_RULES, **TIER_RULES}
+"""Rules of the checker itself (schema, exceptions, tiers), besides those of the packs."""
 
 ProgressHook = Callable[[int, int], None]
 """Called with (files done, files total)."""
@@ -79,12 +84,15 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     for template in {c.template.kind: c.template for c in rules.rego.constraints}.values():
         source.add_estate_crd(constraint_crd(template))
 
-    known = {**SCHEMA_RULES, **EXCEPTION_RULES, **rules.infos()}
+    known = {**BUILTIN_RULES, **rules.infos()}
     settings = resolve_rule_settings(config, known, rules.pack_of)
     locator = Locator(loaded)
-    stamper = Stamper(position=locator.position, settings=settings, today=today)
+    estate = Estate(loaded.manifests)
+    tiers = TierResolver(config.tiers, estate.namespaces)
+    stamper = Stamper(position=locator.position, settings=settings, today=today,
+                      tier_of=tiers.explain)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
-    findings.extend(evaluate_rules(rules, loaded.manifests, config, stamper, known, errors))
+    findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
 
     names = {rule_id: info.name for rule_id, info in known.items()}
     findings, expired = apply_config_exceptions(findings, config.exceptions, names, today,
@@ -149,32 +157,35 @@ def resolve_rule_settings(config: Config, known: Mapping[str, RuleInfo],
     return resolved
 
 
-def evaluate_rules(rules: RuleSet, manifests: Sequence[Manifest], config: Config,
+def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
                    stamper: Stamper, known: Mapping[str, RuleInfo],
                    errors: list[ToolError]) -> list[Finding]:
-    """Python rules, Rego rules and exception hygiene over a set of objects."""
-    estate = Estate(manifests)
-    findings = list(_python_findings(rules, estate, config, stamper, errors))
-    findings.extend(_rego_findings(rules, estate, config, stamper, errors))
+    """Python rules, Rego rules, tier labels and exception hygiene over a set of objects."""
+    findings = list(_python_findings(rules, estate, tiers, config, stamper, errors))
+    findings.extend(_rego_findings(rules, estate, tiers, config, stamper, errors))
     findings.extend(_exception_findings(estate, known, stamper, stamper.today))
+    invalid = TIER_RULES["TIER001"]
+    if stamper.enabled(invalid):
+        findings.extend(stamper.stamp(invalid, violation, manifest)
+                        for manifest, violation in tier_label_violations(estate.namespaces))
     return findings
 
 
-def _python_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stamper,
-                     errors: list[ToolError]) -> Iterable[Finding]:
+def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
+                     stamper: Stamper, errors: list[ToolError]) -> Iterable[Finding]:
     enabled = [r for r in rules.python if stamper.enabled(r.info)]
     if not enabled:
         return []
     options, problems = python_options(rules, config.rule_options)
     if problems:
         raise ConfigError("\n".join(f"config {config.path or ''}: {p}" for p in problems))
-    outcomes, rule_errors = run_rules(enabled, estate, options)
+    outcomes, rule_errors = run_rules(enabled, estate, tiers, options)
     errors.extend(rule_errors)
     return [stamper.stamp(o.rule, o.violation, o.manifest) for o in outcomes]
 
 
-def _rego_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stamper,
-                   errors: list[ToolError]) -> list[Finding]:
+def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
+                   stamper: Stamper, errors: list[ToolError]) -> list[Finding]:
     policies = rules.rego
     policies = dataclasses.replace(
         policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
@@ -191,7 +202,8 @@ def _rego_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stam
     checker = RegoChecker(engine, policies, timeout=config.rule_timeout)
     findings: list[Finding] = []
     try:
-        errors.extend(checker.start(gatekeeper_inventory(estate.manifests)))
+        errors.extend(checker.start(gatekeeper_inventory(estate.manifests),
+                                    _tier_data(estate, tiers)))
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
         for manifest in estate.manifests:
             indexes, match_errors = _matching_constraints(policies.constraints, manifest,
@@ -208,6 +220,19 @@ def _rego_findings(rules: RuleSet, estate: Estate, config: Config, stamper: Stam
     finally:
         engine.close()
     return findings
+
+
+def _tier_data(estate: Estate, tiers: TierResolver) -> dict[str, Any]:
+    """`data.gitops_checker`: the tier of every namespace the estate names, and what each
+    tier requires, for Rego rules whose verdict depends on the tier."""
+    names = {m.resource.namespace for m in estate.manifests if m.resource.namespace}
+    names |= set(estate.namespaces)
+    namespaces = {}
+    for name in sorted(names):
+        found = tiers.namespace_tier(name)
+        namespaces[name] = found[0] if found else tiers.policy.default
+    return {"tiers": {"namespaces": namespaces, "default": tiers.policy.default},
+            "requirements": {k: dict(v) for k, v in tiers.policy.requirements.items()}}
 
 
 def _matching_constraints(constraints: Sequence[Constraint], manifest: Manifest,

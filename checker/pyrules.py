@@ -40,9 +40,8 @@ from typing import Any
 import jsonschema
 
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
+from checker.tiers import TierResolver
 
-TIER_LABEL = "gitops-checker.io/tier"
-TIERS = ("critical", "standard", "nonprod")
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{3}$")
 """Python rule ids: a short upper-case prefix and three digits (TLS001, SOD012)."""
 
@@ -75,15 +74,6 @@ class Estate:
             return list(self._by_kind.get((group, kind), ()))
         return [m for (g, k), items in self._by_kind.items() if k == kind for m in items]
 
-    def tier(self, namespace: str | None) -> str | None:
-        """The tier label of a namespace declared in the estate, if it has a valid one."""
-        declared = self.namespaces.get(namespace or "")
-        if declared is None:
-            return None
-        labels = (declared.obj.get("metadata") or {}).get("labels") or {}
-        value = labels.get(TIER_LABEL) if isinstance(labels, Mapping) else None
-        return value if value in TIERS else None
-
 
 @dataclass(frozen=True)
 class RuleContext:
@@ -91,9 +81,15 @@ class RuleContext:
 
     options: Mapping[str, Any]
     estate: Estate
+    tiers: TierResolver
 
-    def tier(self, manifest: Manifest) -> str | None:
-        return self.estate.tier(manifest.resource.namespace)
+    def tier(self, manifest: Manifest) -> str:
+        """critical, standard or nonprod (see checker.tiers for where it comes from)."""
+        return self.tiers.tier(manifest)
+
+    def requirement(self, manifest: Manifest, key: str) -> Any:
+        """What the object's tier requires: `ctx.requirement(m, "rpo_hours")`."""
+        return self.tiers.requirement(manifest, key)
 
 
 @dataclass(frozen=True)
@@ -167,6 +163,8 @@ def _rule_from_module(module: ModuleType, display: str, pack: str | None) -> Pyt
         category=metadata["category"], description=description, engine="python",
         remediation=metadata.get("remediation", ""),
         help_uri=references[0] if references else None,
+        tier_severity={tier: Severity(value)
+                       for tier, value in (metadata.get("tier_severity") or {}).items()},
     )
     kinds = None
     if metadata.get("kinds"):
@@ -213,7 +211,7 @@ class PythonOutcome:
     manifest: Manifest
 
 
-def run_rules(rules: Sequence[PythonRule], estate: Estate,
+def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
               options: Mapping[str, Mapping[str, Any]]) -> tuple[list[PythonOutcome],
                                                                    list[ToolError]]:
     """Every rule on every object it applies to; a rule that raises is an error entry and
@@ -221,7 +219,7 @@ def run_rules(rules: Sequence[PythonRule], estate: Estate,
     outcomes: list[PythonOutcome] = []
     errors: list[ToolError] = []
     for rule in rules:
-        ctx = RuleContext({**rule.options, **options.get(rule.info.id, {})}, estate)
+        ctx = RuleContext({**rule.options, **options.get(rule.info.id, {})}, estate, tiers)
         if rule.scope == "estate":
             outcomes.extend(_run_estate_rule(rule, estate, ctx, errors))
             continue

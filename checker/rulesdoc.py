@@ -15,6 +15,7 @@ from checker.exceptions import RULES as EXCEPTION_RULES
 from checker.model import RuleInfo
 from checker.packs import RuleSet, RuleSources, load_rules
 from checker.schema import RULES as SCHEMA_RULES
+from checker.tiers import RULES as TIER_RULES
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path]
              for info in SCHEMA_RULES.values()]
     found += [KnownRule(info, "exceptions", "checker/exceptions.py", info.description, {})
               for info in EXCEPTION_RULES.values()]
+    found += [KnownRule(info, "tiers", "checker/tiers.py", info.description, {})
+              for info in TIER_RULES.values()]
     for info in rules.infos().values():
         path, line = rules.source_of.get(info.id, (None, None))
         found.append(KnownRule(info, rules.pack_of.get(info.id),

@@ -36,9 +36,12 @@ from checker.load import is_object, read_text
 from checker.model import Finding, Location, Manifest, Resource, ToolError
 from checker.packs import BUNDLED_RULES, RuleSet, RuleSources, load_rules
 from checker.parse import Document, parse_yaml
+from checker.pyrules import Estate
 from checker.rego.engine import RegoError
 from checker.rego.policies import read_module
 from checker.rego.worker import WorkerEngine
+from checker.tiers import RULES as TIER_RULES
+from checker.tiers import TierResolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +172,14 @@ def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str) ->
     from checker.exceptions import RULES as EXCEPTION_RULES
 
     settings.update({i: RuleSettings(enabled=False) for i in EXCEPTION_RULES})
-    stamper = Stamper(position=lambda _m, _p: (None, None), settings=settings)
+    settings.update({i: RuleSettings(enabled=False) for i in TIER_RULES})
+    estate = Estate(manifests)
+    config = replace(Config(), rule_timeout=30)
+    tiers = TierResolver(config.tiers, estate.namespaces)
+    stamper = Stamper(position=lambda _m, _p: (None, None), settings=settings,
+                      tier_of=tiers.explain)
     errors: list[ToolError] = []
-    findings = [f for f in evaluate_rules(rules, manifests, replace(Config(), rule_timeout=30),
-                                          stamper, known, errors)
+    findings = [f for f in evaluate_rules(rules, estate, tiers, config, stamper, known, errors)
                 if f.rule_id == rule_id and f.suppressed_by is None]
     if errors:
         return TestResult(name, "error", "; ".join(e.message for e in errors))

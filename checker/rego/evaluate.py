@@ -67,10 +67,14 @@ class RegoChecker:
         self._broken: set[str] = set()
         self._exceptions: list[_Entry] = []
 
-    def start(self, inventory: Mapping[str, Any]) -> list[ToolError]:
-        """Load modules and data; rules of modules that do not compile are reported."""
+    def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any]
+              ) -> list[ToolError]:
+        """Load modules and data; rules of modules that do not compile are reported.
+
+        `inventory` is the estate in Gatekeeper's shape; `checker_data` goes under
+        `data.gitops_checker` (namespace tiers and their requirements)."""
         modules = {m.path: m.source for m in self.policies.modules}
-        data = {**self.policies.data, "inventory": inventory}
+        data = {**self.policies.data, "inventory": inventory, "gitops_checker": checker_data}
         problems = self.engine.load(modules, data)
         failed = {p.path for p in problems if p.path}
         errors = [ToolError("policy", f"policy does not compile: {p.message}", p.path, p.line)

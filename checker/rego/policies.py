@@ -30,6 +30,7 @@ import yaml
 
 from checker.model import RuleInfo, Severity
 from checker.rego.convert import RegoConversionError, is_v1, to_v1
+from checker.tiers import TIERS
 
 CONFTEST_RULE = re.compile(r"^(?P<kind>deny|violation|warn)(?:_(?P<suffix>[A-Za-z0-9_]+))?$")
 _PACKAGE = re.compile(r"^package\s+(?P<name>[A-Za-z_][\w.]*(?:\[\"[^\"]*\"\])*)")
@@ -206,6 +207,17 @@ def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
             Severity.parse(str(severity))
         except ValueError as exc:
             raise RegoConversionError(f"METADATA custom.severity: {exc}", path, line) from None
+    by_tier = (custom or {}).get("tier_severity")
+    if by_tier is not None:
+        if not isinstance(by_tier, dict) or set(by_tier) - set(TIERS):
+            raise RegoConversionError(f"METADATA custom.tier_severity must map tiers "
+                                      f"({', '.join(TIERS)}) to severities", path, line)
+        for value in by_tier.values():
+            try:
+                Severity.parse(str(value))
+            except ValueError as exc:
+                raise RegoConversionError(f"METADATA custom.tier_severity: {exc}", path,
+                                          line) from None
     return data
 
 
@@ -238,6 +250,8 @@ def conftest_rules(module: RegoModule) -> list[RegoRule]:
             category=_slug(str(custom.get("category") or "policy")),
             description=description, engine="rego",
             remediation=str(custom.get("remediation") or ""), help_uri=help_uri,
+            tier_severity={str(tier): Severity.parse(str(value)) for tier, value in
+                           (custom.get("tier_severity") or {}).items()},
         )
         rules.append(RegoRule(info, module.package, head.name, module.path, head.line, warning,
                               match["suffix"], module.pack))

@@ -1,0 +1,218 @@
+"""Reading Kubernetes objects the way rules need to: pod templates with their pointers,
+quantities, durations, label selectors and cron schedules. Shared by every rule pack so that
+`500m`, `1Gi` or `@every 6h` mean one thing everywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from checker.model import Manifest
+
+WORKLOAD_KINDS: Mapping[tuple[str, str], str] = {
+    ("", "Pod"): "/spec",
+    ("apps", "Deployment"): "/spec/template/spec",
+    ("apps", "StatefulSet"): "/spec/template/spec",
+    ("apps", "DaemonSet"): "/spec/template/spec",
+    ("apps", "ReplicaSet"): "/spec/template/spec",
+    ("", "ReplicationController"): "/spec/template/spec",
+    ("batch", "Job"): "/spec/template/spec",
+    ("batch", "CronJob"): "/spec/jobTemplate/spec/template/spec",
+}
+"""Kinds that carry a pod spec, and the pointer to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    spec: Mapping[str, Any]
+    pointer: str  # e.g. /spec/template/spec/containers/0
+    init: bool
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", ""))
+
+
+def pod_spec(manifest: Manifest) -> tuple[Mapping[str, Any], str] | None:
+    """The pod spec of a workload and its pointer, or None for other kinds."""
+    pointer = WORKLOAD_KINDS.get((manifest.resource.group, manifest.resource.kind))
+    if pointer is None:
+        return None
+    node: Any = manifest.obj
+    for part in pointer.strip("/").split("/"):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return (node, pointer) if isinstance(node, Mapping) else None
+
+
+def pod_labels(manifest: Manifest) -> Mapping[str, str]:
+    """Labels of the pods a workload creates (or of the Pod itself)."""
+    found = pod_spec(manifest)
+    if found is None:
+        return {}
+    template_pointer = found[1].removesuffix("/spec")
+    node: Any = manifest.obj
+    for part in template_pointer.strip("/").split("/"):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    labels = (node or {}).get("metadata", {}).get("labels") if isinstance(node, Mapping) else {}
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def containers(manifest: Manifest, *, init: bool = True) -> Iterator[Container]:
+    """Every container (and init container) of a workload, with its pointer."""
+    found = pod_spec(manifest)
+    if found is None:
+        return
+    spec, pointer = found
+    keys = ("initContainers", "containers") if init else ("containers",)
+    for key in keys:
+        items = spec.get(key)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if isinstance(item, Mapping):
+                yield Container(item, f"{pointer}/{key}/{index}", key == "initContainers")
+
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+_SUFFIX = {
+    None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18, "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity (`500m`, `1.5Gi`, `2`, `1e3`) as a number; None if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value.strip())
+    if not match:
+        return None
+    try:
+        return Decimal(match[1]) * _SUFFIX[match[2]]
+    except InvalidOperation:
+        return None
+
+
+_MEMORY_TEXT = re.compile(r"^\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
+                 "g": 1024 ** 3, "gb": 1024 ** 3, "t": 1024 ** 4, "tb": 1024 ** 4,
+                 "ki": 1024, "kib": 1024, "mi": 1024 ** 2, "mib": 1024 ** 2,
+                 "gi": 1024 ** 3, "gib": 1024 ** 3}
+
+
+def memory_setting(value: Any) -> int | None:
+    """Bytes from an application's memory setting: Redis `maxmemory 2gb` / `512mb` (1024-based,
+    as Redis reads them), Odoo's plain byte counts, or a Kubernetes quantity."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    match = _MEMORY_TEXT.match(value)
+    if match and (match[2] or "").lower() in _MEMORY_UNITS:
+        return int(Decimal(match[1]) * _MEMORY_UNITS[(match[2] or "").lower()])
+    parsed = quantity(value)
+    return int(parsed) if parsed is not None else None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+_DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60,
+                     "h": 3600, "d": 86400}
+
+
+def duration(value: Any) -> dt.timedelta | None:
+    """A Go duration (`720h`, `1h30m`, `90s`; `d` accepted as k8up writes it) as a timedelta."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    total = 0.0
+    position = 0
+    for part in _DURATION_PART.finditer(text):
+        if part.start() != position:
+            return None
+        total += float(part[1]) * _DURATION_SECONDS[part[2]]
+        position = part.end()
+    if position != len(text) or position == 0:
+        return None
+    return dt.timedelta(seconds=total)
+
+
+_DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+                "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+                "@hourly": "0 * * * *"}
+
+
+def schedule_gap(expression: Any, *, samples: int = 400) -> dt.timedelta | None:
+    """The longest time between two runs of a cron schedule (`0 */6 * * *`, `@daily`,
+    `@every 4h`): how old the newest backup can get. None if the schedule cannot be read."""
+    if not isinstance(expression, str):
+        return None
+    text = expression.strip()
+    if text.startswith("@every "):
+        return duration(text.removeprefix("@every ").strip())
+    text = _DESCRIPTORS.get(text, text)
+    text = re.sub(r"^(CRON_TZ|TZ)=\S+\s+", "", text)
+    from cronsim import CronSim, CronSimError
+
+    try:
+        runs = CronSim(text, dt.datetime(2026, 1, 1))
+        times = [next(runs) for _ in range(samples)]
+    except (CronSimError, StopIteration, ValueError):
+        return None
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return max(gaps) if gaps else None
+
+
+def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
+    """A Kubernetes LabelSelector (`matchLabels`, `matchExpressions`) against labels.
+
+    An empty selector matches everything; a malformed one matches nothing."""
+    if selector is None:
+        return True
+    if not isinstance(selector, Mapping):
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        if not isinstance(expression, Mapping):
+            return False
+        key, operator = str(expression.get("key")), expression.get("operator")
+        values = expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True
+
+
+def labels_of(manifest: Manifest) -> Mapping[str, Any]:
+    labels = (manifest.obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def annotations_of(manifest: Manifest) -> Mapping[str, Any]:
+    annotations = (manifest.obj.get("metadata") or {}).get("annotations")
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def escape_pointer(token: str) -> str:
+    """One JSON-pointer token: `~` and `/` escaped (label keys have slashes)."""
+    return token.replace("~", "~0").replace("/", "~1")
