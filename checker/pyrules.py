@@ -121,7 +121,8 @@ class RuleLoadError(Exception):
 
 def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRule:
     """Import a rule module from a file and read its METADATA. Raises `RuleLoadError`."""
-    module_name = "gitops_checker_rules." + re.sub(r"\W", "_", f"{pack or 'local'}.{path.stem}")
+    package = _pack_package(pack or "local", path.parent)
+    module_name = f"{package}.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise RuleLoadError("cannot be imported as a Python module", display)
@@ -134,6 +135,25 @@ def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRul
         raise RuleLoadError(f"import failed: {type(exc).__name__}: {exc}", display,
                             _line_in(exc, path)) from None
     return _rule_from_module(module, display, pack)
+
+
+def _pack_package(pack: str, directory: Path) -> str:
+    """A package for the pack's directory, so that rules can share helpers with
+    `from ._helpers import …` (modules starting with `_` are not rules)."""
+    import types
+
+    root = sys.modules.setdefault("gitops_checker_rules",
+                                  types.ModuleType("gitops_checker_rules"))
+    if not hasattr(root, "__path__"):
+        root.__path__ = []
+    name = "gitops_checker_rules." + re.sub(r"\W", "_", pack)
+    existing = sys.modules.get(name)
+    if existing is None or list(getattr(existing, "__path__", [])) != [str(directory)]:
+        module = types.ModuleType(name)
+        module.__path__ = [str(directory)]
+        module.__package__ = name
+        sys.modules[name] = module
+    return name
 
 
 def _rule_from_module(module: ModuleType, display: str, pack: str | None) -> PythonRule:
