@@ -33,14 +33,16 @@ class KnownRule:
             "source": self.source, "description": self.info.description,
             "remediation": self.info.remediation, "help_uri": self.info.help_uri,
             "options": self.options,
+            "tier_severity": {k: v.value for k, v in self.info.tier_severity.items()},
         }
 
 
-def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path]
-                ) -> tuple[list[KnownRule], RuleSet]:
+def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
+                entry_points: bool = True) -> tuple[list[KnownRule], RuleSet]:
     rules = load_rules(RuleSources(
         policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
         namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
+        entry_points=entry_points,
     ), root=root)
     options = {r.info.id: dict(r.options) for r in rules.python}
     found = [KnownRule(info, "schema", "checker/schema.py", info.description, {})
@@ -95,7 +97,7 @@ def explain_rule(config: Config, root: Path, policy_dirs: Sequence[Path], wanted
     rule = match[0]
     info = rule.info
     out.write(f"{info.id} {info.name}\n")
-    out.write(f"severity: {info.severity.value}   category: {info.category}   "
+    out.write(f"severity: {_severity_text(info)}   category: {info.category}   "
               f"engine: {info.engine}   pack: {rule.pack or '-'}\n")
     if rule.source:
         out.write(f"source: {rule.source}\n")
@@ -116,3 +118,59 @@ def _print_errors(rules: RuleSet, out: TextIO) -> None:
         where = f"{error.path}:{error.line}: " if error.path and error.line else (
             f"{error.path}: " if error.path else "")
         out.write(f"error: {where}{error.message}\n")
+
+
+CATALOGUE_HEADER = """# Rule catalogue
+
+Generated from the rules themselves (Python docstrings and METADATA, Rego METADATA) by
+`python scripts/generate_rules_doc.py`; `tests/test_rules_doc.py` fails when this file is
+stale. How to write, configure and test rules: [writing-rules.md](writing-rules.md).
+"""
+
+
+def render_catalogue(found: Sequence[KnownRule]) -> str:
+    """Markdown for every rule, grouped by pack: a summary table, then one section each."""
+    packs: dict[str, list[KnownRule]] = {}
+    for rule in found:
+        packs.setdefault(rule.pack or "-", []).append(rule)
+    lines = [CATALOGUE_HEADER]
+    lines.append("| id | name | severity | category | engine | pack |")
+    lines.append("|---|---|---|---|---|---|")
+    for pack in sorted(packs):
+        for rule in packs[pack]:
+            info = rule.info
+            lines.append(f"| [{info.id}](#{info.id.lower()}) | {info.name} | "
+                         f"{_severity_text(info)} | {info.category} | {info.engine} | {pack} |")
+    for pack in sorted(packs):
+        lines.append(f"\n## Pack `{pack}`\n")
+        for rule in packs[pack]:
+            info = rule.info
+            lines.append(f"### {info.id}\n")
+            lines.append(f"**{info.name}** — severity {_severity_text(info)}, category "
+                         f"{info.category}, engine {info.engine}"
+                         + (f", source `{rule.source}`" if rule.source else "") + "\n")
+            lines.append(_demote_headings(rule.documentation.strip()) + "\n")
+            if rule.options:
+                lines.append("Options (defaults):\n")
+                lines.extend(f"- `{key}`: `{json.dumps(value)}`" for key, value in
+                             rule.options.items())
+                lines.append("")
+            if info.remediation:
+                lines.append(f"Remediation: {info.remediation}\n")
+            if info.help_uri:
+                lines.append(f"Reference: <{info.help_uri}>\n")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _severity_text(info: RuleInfo) -> str:
+    if not info.tier_severity:
+        return info.severity.value
+    by_tier = ", ".join(f"{tier} {severity.value}" for tier, severity in
+                        sorted(info.tier_severity.items()))
+    return f"{info.severity.value} ({by_tier})"
+
+
+def _demote_headings(text: str) -> str:
+    """Headings inside a rule's documentation sit below the rule's own heading."""
+    return "\n".join("####" + line.lstrip("#") if line.startswith("#") else line
+                     for line in text.splitlines())
