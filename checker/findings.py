@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from checker.model import Finding, Location, Manifest, RuleInfo, Severity, Violation
+from checker.secrets import Redactor
 
 IGNORE_ANNOTATION = "gitops-checker.io/ignore"
 IGNORE_REASON_ANNOTATION = "gitops-checker.io/ignore-reason"
@@ -53,6 +54,8 @@ class Stamper:
     today: dt.date = field(default_factory=dt.date.today)
     tier_of: Callable[[Manifest], tuple[str, str]] | None = None
     """(tier, where it came from) of an object, for rules whose severity depends on it."""
+    redactor: Redactor | None = None
+    """Masks Secret values before anything is printed or fingerprinted."""
 
     def enabled(self, rule: RuleInfo) -> bool:
         return self.settings.get(rule.id, RuleSettings()).enabled is not False
@@ -62,6 +65,9 @@ class Stamper:
               suppressed_by: str | None = None) -> Finding:
         """`suppressed_by` is an engine's own exception (conftest `exception` rules); the
         object's annotations are consulted first."""
+        if self.redactor is not None:
+            violation = Violation(self.redactor.text(violation.message), violation.pointer,
+                                  self.redactor.value(dict(violation.details)))
         configured = self.settings.get(rule.id)
         severity = rule.severity
         details = dict(violation.details)

@@ -193,13 +193,17 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
     def construct_number(self, node: ScalarNode) -> int | float:
         text = node.value
         word = _WORDS.get(text)
-        if word is not None and word[0] == FLOAT:
-            return float(word[1])
-        number = _go_number(text)
+        number = (FLOAT, word[1]) if word is not None and word[0] == FLOAT else _go_number(text)
         if number is None:
             raise ConstructorError(None, None, "a value tagged as a number is not a number",
                                    node.start_mark)
         value = number[1]
+        if isinstance(value, float) and not math.isfinite(value):
+            # sigs.k8s.io/yaml converts to JSON, which has no infinity or NaN: kubectl and the
+            # API server refuse the whole document.
+            raise ConstructorError(None, None, "an infinite or NaN number (.inf, .nan, 1e999) "
+                                   "cannot be represented in JSON; Kubernetes rejects the "
+                                   "document (quote it if a string is meant)", node.start_mark)
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
             value = int(value)  # what JSON makes of an integral float
         plain = text.lstrip("+-").replace("_", "")
@@ -521,6 +525,17 @@ def _syntax_error(index: int, exc: yaml.MarkedYAMLError, offset_line: int) -> Do
     return DocumentError(index, mark.line + 1 + offset_line, mark.column + 1, "syntax", message)
 
 
+class NonFiniteNumber(ValueError):
+    """Python's json reads NaN, Infinity and 1e999; JSON and Kubernetes do not."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text)
+    return value
+
+
 def parse_json(text: str) -> Iterator[Document | DocumentError]:
     """A JSON file is one document, read with JSON's own rules (duplicate keys rejected)."""
 
@@ -532,10 +547,21 @@ def parse_json(text: str) -> Iterator[Document | DocumentError]:
             result[key] = value
         return result
 
+    def no_constants(word: str) -> Any:
+        raise NonFiniteNumber(word)
+
     stripped = text.lstrip()
     first_line = text.count("\n", 0, len(text) - len(stripped)) + 1
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants,
+                          parse_float=_finite_float)
+    except NonFiniteNumber as exc:
+        needle = str(exc)
+        position = text.find(needle)
+        line = text.count("\n", 0, position) + 1 if position >= 0 else None
+        yield DocumentError(0, line, None, "syntax", f"{needle} is not JSON (Kubernetes "
+                            "rejects infinite and NaN numbers)")
+        return
     except json.JSONDecodeError as exc:
         yield DocumentError(0, exc.lineno, exc.colno, "syntax", exc.msg)
         return

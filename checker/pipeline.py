@@ -36,6 +36,7 @@ from checker.rego.match import MatchError, constraint_matches
 from checker.rego.worker import WorkerEngine
 from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
+from checker.secrets import Redactor
 from checker.tiers import RULES as TIER_RULES
 from checker.tiers import TierResolver, tier_label_violations
 
@@ -89,8 +90,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     locator = Locator(loaded)
     estate = Estate(loaded.manifests)
     tiers = TierResolver(config.tiers, estate.namespaces)
+    redactor = Redactor.for_estate(loaded.manifests)
     stamper = Stamper(position=locator.position, settings=settings, today=today,
-                      tier_of=tiers.explain)
+                      tier_of=tiers.explain, redactor=redactor)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
     findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
 
@@ -109,7 +111,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
 
     report = Report(
         findings=tuple(findings),
-        errors=tuple(sorted(set(errors), key=ToolError.sort_key)),
+        errors=tuple(sorted({redactor.error(e) for e in errors}, key=ToolError.sort_key)),
         rules={f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known},
         files=loaded.files,
         objects=len(loaded.manifests),

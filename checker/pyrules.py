@@ -25,7 +25,9 @@ covers) are written that way.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import re
 import sys
@@ -129,8 +131,9 @@ def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRul
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported
+        with _silenced():
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - third-party code: report anything
         sys.modules.pop(module_name, None)
         raise RuleLoadError(f"import failed: {type(exc).__name__}: {exc}", display,
                             _line_in(exc, path)) from None
@@ -247,33 +250,63 @@ def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
             if not rule.applies_to(manifest):
                 continue
             try:
-                for violation in rule.check(manifest, ctx):
-                    outcomes.append(PythonOutcome(rule.info, _as_violation(violation, rule),
-                                                  manifest))
-            except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+                with _silenced():
+                    for item in rule.check(manifest, ctx):
+                        violation = _as_violation(item)
+                        if violation is None:
+                            errors.append(_yield_error(rule, item, manifest))
+                        else:
+                            outcomes.append(PythonOutcome(rule.info, violation, manifest))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken rule must not stop the run
                 errors.append(_rule_error(rule, exc, manifest))
     return outcomes, errors
 
 
 def _run_estate_rule(rule: PythonRule, estate: Estate, ctx: RuleContext,
                      errors: list[ToolError]) -> Iterator[PythonOutcome]:
+    members = {id(m) for m in estate.manifests}
     try:
-        for item in rule.check(estate, ctx):
-            manifest, violation = item
-            yield PythonOutcome(rule.info, _as_violation(violation, rule), manifest)
-    except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+        with _silenced():
+            for item in rule.check(estate, ctx):
+                pair = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+                manifest, violation = pair[0], _as_violation(pair[1])
+                if not isinstance(manifest, Manifest) or id(manifest) not in members \
+                        or violation is None:
+                    errors.append(_yield_error(rule, item, None))
+                    continue
+                yield PythonOutcome(rule.info, violation, manifest)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken rule must not stop the run
         errors.append(_rule_error(rule, exc, None))
 
 
-def _as_violation(value: Any, rule: PythonRule) -> Violation:
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """A rule's prints would corrupt JSON/SARIF on stdout and may echo Secret values: they
+    are dropped."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
+
+
+def _as_violation(value: Any) -> Violation | None:
     if isinstance(value, Violation):
         return value
     if isinstance(value, str):
         return Violation(value)
-    raise TypeError(f"rule {rule.info.id} yielded {type(value).__name__}, expected Violation")
+    return None
 
 
-def _rule_error(rule: PythonRule, exc: Exception, manifest: Manifest | None) -> ToolError:
+def _yield_error(rule: PythonRule, item: Any, manifest: Manifest | None) -> ToolError:
+    expected = "(manifest, Violation) pairs of the estate's objects" if rule.scope == "estate" \
+        else "Violation objects"
+    subject = f" on {manifest.resource.display()}" if manifest is not None else ""
+    return ToolError("rule", f"rule {rule.info.id} ({rule.path}) yielded a "
+                     f"{type(item).__name__}{subject}; it must yield {expected}",
+                     manifest.location.path if manifest else None,
+                     manifest.location.line if manifest else None)
+
+
+def _rule_error(rule: PythonRule, exc: BaseException, manifest: Manifest | None) -> ToolError:
     where = _line_in(exc, Path(rule.path)) if Path(rule.path).exists() else None
     subject = f" on {manifest.resource.display()}" if manifest is not None else ""
     location = f" ({rule.path}:{where})" if where else f" ({rule.path})"

@@ -87,6 +87,7 @@ class InProcessEngine:
 
         self._factory = OpaEngine
         self._engine = OpaEngine()
+        self._engine.print_handler = _ignore_print
         self._fresh = True
 
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
@@ -112,7 +113,11 @@ class InProcessEngine:
             for name, source in parsed.items():
                 engine.add_policy(name, source)
             if data:
-                engine.add_data(dict(data))
+                try:
+                    engine.add_data(dict(data))
+                except OpaError as exc:
+                    raise RegoError("data", [RegoProblem(
+                        f"the data document cannot be loaded: {exc.code}")]) from None
             try:
                 engine.eval_query("__gitops_checker_probe := 1")
             except OpaError as exc:
@@ -134,7 +139,9 @@ class InProcessEngine:
             self._fresh = False
             return self._engine
         self._engine.close()
-        return self._factory()
+        engine = self._factory()
+        engine.print_handler = _ignore_print
+        return engine
 
     def query(self, query: str, input: Any, timeout: float | None = None) -> list[dict[str, Any]]:
         from opa_bindings import OpaError
@@ -147,6 +154,10 @@ class InProcessEngine:
 
     def close(self) -> None:
         self._engine.close()
+
+
+def _ignore_print(message: str, location: str) -> None:
+    """Rego `print()` output is debugging noise; it must not reach reports on stdout."""
 
 
 def _with_path(problems: list[RegoProblem], default: str | None) -> list[RegoProblem]:

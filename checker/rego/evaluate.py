@@ -8,6 +8,7 @@ other rules still report; a rule that runs past its time limit is not asked agai
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,9 @@ from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
 from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
 from checker.rego.gatekeeper import Constraint, review
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
+from checker.secrets import masked
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 ENGINE_UNUSABLE = frozenset({"connection", "unauthorized"})
 """Error kinds that say the engine cannot be reached at all (a remote OPA server)."""
@@ -113,8 +117,8 @@ class RegoChecker:
             return [], []
         entries += self._exceptions
         wrapped = any(e.constraint is not None for e in entries)
-        payload: Any = {"object": manifest.obj, "review": review(manifest)} if wrapped \
-            else manifest.obj
+        shown = masked(manifest.obj)  # policies never see Secret values
+        payload: Any = {"object": shown, "review": review(manifest)} if wrapped else shown
         errors: list[ToolError] = []
         try:
             answers = self._ask(entries, payload, wrapped)
@@ -181,6 +185,9 @@ class RegoChecker:
 
     @staticmethod
     def _error(entry: _Entry, manifest: Manifest, what: str) -> ToolError:
+        # OPA quotes the operands of failed built-ins (`parsing "…"`): input values, which
+        # may be sensitive, are not repeated.
+        what = _QUOTED.sub('"…"', what)
         return ToolError("policy", f"rule {entry.rule.id} ({entry.where}) {what} on "
                          f"{manifest.resource.display()}", manifest.location.path,
                          manifest.location.line)

@@ -20,6 +20,7 @@ from checker.model import Manifest, RuleInfo, Severity
 from checker.rego.convert import RegoConversionError
 from checker.rego.match import validate_match
 from checker.rego.policies import PolicyProblem, RegoModule, read_module
+from checker.secrets import masked
 
 TEMPLATE_GROUP = "templates.gatekeeper.sh"
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
@@ -255,7 +256,7 @@ def review(manifest: Manifest) -> dict[str, Any]:
         "name": resource.name,
         "namespace": resource.namespace or "",
         "operation": "CREATE",
-        "object": manifest.obj,
+        "object": masked(manifest.obj),
         "userInfo": {"username": "gitops-checker"},
         "dryRun": True,
     }
@@ -275,5 +276,5 @@ def inventory(manifests: Iterable[Manifest]) -> dict[str, Any]:
         else:
             branch = namespaced.setdefault(resource.namespace or "", {})
         branch.setdefault(resource.api_version, {}).setdefault(resource.kind, {})[
-            resource.name] = manifest.obj
+            resource.name] = masked(manifest.obj)
     return {"cluster": cluster, "namespace": namespaced}

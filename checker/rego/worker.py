@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +19,14 @@ from checker.rego.engine import InProcessEngine, RegoError, RegoProblem, RegoTim
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
-def _serve(conn: multiprocessing.connection.Connection) -> None:
+def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
     """The child's loop: one engine, requests in, results or errors out."""
+    if quiet:
+        # The Go runtime writes goroutine dumps to stderr when it dies (out of memory): the
+        # parent reports the crash itself, the user's terminal gets no 64 KB trace.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.dup2(devnull, 1)
     engine = InProcessEngine()
     while True:
         try:
@@ -36,6 +43,9 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
                 return
         except RegoError as exc:
             conn.send(("error", (exc.kind, exc.problems)))
+        except Exception as exc:  # noqa: BLE001 - the parent must hear about any failure
+            conn.send(("error", ("internal", [RegoProblem(
+                f"the OPA engine failed: {type(exc).__name__}")])))
 
 
 class WorkerEngine:
@@ -70,7 +80,8 @@ class WorkerEngine:
 
     def _start(self) -> list[RegoProblem]:
         parent, child = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True,
+        quiet = not os.environ.get("GITOPS_CHECKER_DEBUG")
+        self._process = _CONTEXT.Process(target=_serve, args=(child, quiet), daemon=True,
                                          name="gitops-checker-opa")
         self._process.start()
         child.close()
@@ -88,7 +99,10 @@ class WorkerEngine:
         try:
             status, payload = self._conn.recv()
         except (EOFError, OSError):
-            code = self._process.exitcode if self._process is not None else None
+            code = None
+            if self._process is not None:
+                self._process.join(timeout=1)
+                code = self._process.exitcode
             self._stop()
             raise RegoError("crash", [RegoProblem(
                 f"the OPA worker process ended unexpectedly (exit code {code})")]) from None

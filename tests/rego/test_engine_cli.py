@@ -286,3 +286,20 @@ def test_packs_installed_as_entry_points_are_loaded(tmp_path: Path) -> None:
                              timeout=120, check=False)
     rules = {r["id"]: r for r in json.loads(listing.stdout)["rules"]}
     assert rules["FIN901"]["pack"] == "finance-extra"
+
+
+def test_secret_values_never_reach_any_output() -> None:
+    """A policy that parses a Secret value, one that decodes a token from the inventory, and a
+    Python rule that prints, echoes and parses the password: no value appears anywhere."""
+    secrets = FIXTURES / "secrets"
+    for fmt in ("json", "sarif", "text", "markdown", "junit", "github"):
+        done = run("check", secrets / "estate", "--policy", secrets / "rego", "--policy",
+                   secrets / "py", "--format", fmt, "--no-progress")
+        assert done.returncode == 2
+        for value in ("s3cr3tPASSword", "hunter2", "aHVudGVyMi1odW50ZXIy"):
+            assert value not in done.stdout and value not in done.stderr, (fmt, value)
+    report = json.loads(run("check", secrets / "estate", "--policy", secrets / "rego",
+                            "--policy", secrets / "py", "--format", "json").stdout)
+    assert any(f["message"] == "password is <redacted>" for f in report["findings"])
+    assert any("LEAK001" in e["message"] and 'parsing "…"' in e["message"]
+               for e in report["errors"])
