@@ -111,6 +111,9 @@ def _policy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rule-timeout", type=_positive_seconds, metavar="SECONDS",
                         help="time one Rego query may take before the rule is reported as "
                              "failed (default 30)")
+    parser.add_argument("--no-bundled-packs", dest="bundled_packs", action="store_false",
+                        default=None, help="do not load the rule packs shipped with "
+                                           "gitops-checker (only --policy and installed packs)")
     parser.add_argument("--opa-url", metavar="URL",
                         help="evaluate Rego on this OPA server (policies are pushed to it)")
 
@@ -210,7 +213,7 @@ def _with_overrides(config: Config, args: argparse.Namespace,
     overrides: dict[str, Any] = dict(extra or {})
     overrides.update({
         "rule_timeout": args.rule_timeout, "opa_url": args.opa_url,
-        "all_namespaces": args.all_namespaces,
+        "all_namespaces": args.all_namespaces, "bundled_packs": args.bundled_packs,
         "policy_namespaces": tuple(args.policy_namespace) or None,
     })
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -42,6 +42,7 @@ class Config:
     policies: tuple[str, ...] = ()
     policy_namespaces: tuple[str, ...] = ("main",)
     all_namespaces: bool = False
+    bundled_packs: bool = True
     rule_timeout: float = DEFAULT_RULE_TIMEOUT
     exceptions: tuple[ConfigException, ...] = ()
     baseline: str | None = None
@@ -71,6 +72,7 @@ class Config:
             policies=tuple(data.get("policies", ())),
             policy_namespaces=tuple(data.get("policy_namespaces", base.policy_namespaces)),
             all_namespaces=data.get("all_namespaces", False),
+            bundled_packs=data.get("bundled_packs", True),
             rule_timeout=float(data.get("rule_timeout", base.rule_timeout)),
             exceptions=tuple(ConfigException.from_mapping(item, index)
                              for index, item in enumerate(data.get("exceptions", ()))),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import functools
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pathspec
 
 from checker.errors import ConfigError
 from checker.findings import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, IGNORE_UNTIL_ANNOTATION
@@ -37,6 +39,7 @@ RULES = {
 }
 
 BASELINE_VERSION = 1
+BASELINE_PREFIX = "baseline "
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,28 +84,14 @@ class ConfigException:
 
 
 def path_glob_match(path: str, pattern: str) -> bool:
-    """`**` spans directories; `*` and `?` stay inside one path segment."""
+    """Gitignore semantics, as in `exclude`: `*.yaml` matches at any depth, `legacy/` a
+    directory, `/top.yaml` only at the root, `**` any number of directories."""
+    return _gitignore(pattern).match_file(path)
 
 
-    regex = ""
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            regex += "(?:.*/)?"
-            i += 3
-        elif pattern.startswith("**", i):
-            regex += ".*"
-            i += 2
-        elif pattern[i] == "*":
-            regex += "[^/]*"
-            i += 1
-        elif pattern[i] == "?":
-            regex += "[^/]"
-            i += 1
-        else:
-            regex += re.escape(pattern[i])
-            i += 1
-    return re.fullmatch(regex, path) is not None
+@functools.lru_cache(maxsize=512)
+def _gitignore(pattern: str) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines([pattern])
 
 
 def apply_config_exceptions(findings: Iterable[Finding], exceptions: Sequence[ConfigException],
@@ -191,17 +180,19 @@ def read_baseline(path: Path) -> set[str]:
 
 def apply_baseline(findings: Iterable[Finding], accepted: set[str], shown: str
                    ) -> list[Finding]:
-    return [dataclasses.replace(f, suppressed_by=f"baseline {shown}")
+    return [dataclasses.replace(f, suppressed_by=f"{BASELINE_PREFIX}{shown}")
             if f.suppressed_by is None and f.fingerprint in accepted else f
             for f in findings]
 
 
 def write_baseline(findings: Iterable[Finding], path: Path) -> int:
-    """Accept every active finding; entries carry enough to be reviewed by a person."""
+    """Accept every active finding, and keep those the previous baseline accepted (a refresh
+    must not drop them); entries carry enough to be reviewed by a person."""
     entries = sorted(({"fingerprint": f.fingerprint, "rule_id": f.rule_id,
                        "path": f.location.path, "resource": f.resource.display()
                        if f.resource else None, "message": f.message}
-                      for f in findings if f.suppressed_by is None),
+                      for f in findings if f.suppressed_by is None
+                      or f.suppressed_by.startswith(BASELINE_PREFIX)),
                      key=lambda e: (e["path"] or "", e["rule_id"], e["fingerprint"]))
     document = {"version": BASELINE_VERSION, "tool": "gitops-checker", "findings": entries}
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

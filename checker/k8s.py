@@ -58,7 +58,8 @@ def pod_labels(manifest: Manifest) -> Mapping[str, str]:
     node: Any = manifest.obj
     for part in template_pointer.strip("/").split("/"):
         node = node.get(part) if isinstance(node, Mapping) else None
-    labels = (node or {}).get("metadata", {}).get("labels") if isinstance(node, Mapping) else {}
+    metadata = node.get("metadata") if isinstance(node, Mapping) else None
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
     return labels if isinstance(labels, Mapping) else {}
 
 
@@ -106,15 +107,16 @@ def quantity(value: Any) -> Decimal | None:
 
 
 _MEMORY_TEXT = re.compile(r"^\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
-                 "g": 1024 ** 3, "gb": 1024 ** 3, "t": 1024 ** 4, "tb": 1024 ** 4,
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
+                 "g": 1000 ** 3, "gb": 1024 ** 3, "t": 1000 ** 4, "tb": 1024 ** 4,
                  "ki": 1024, "kib": 1024, "mi": 1024 ** 2, "mib": 1024 ** 2,
                  "gi": 1024 ** 3, "gib": 1024 ** 3}
 
 
 def memory_setting(value: Any) -> int | None:
-    """Bytes from an application's memory setting: Redis `maxmemory 2gb` / `512mb` (1024-based,
-    as Redis reads them), Odoo's plain byte counts, or a Kubernetes quantity."""
+    """Bytes from an application's memory setting, read as Redis reads its units (`1k` is
+    1000, `1kb` 1024, `2gb` 2·1024³), Odoo's plain byte counts, or a Kubernetes quantity
+    (`1Gi`)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if not isinstance(value, str):
@@ -182,14 +184,20 @@ def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
         return True
     if not isinstance(selector, Mapping):
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(match_labels, Mapping) or not isinstance(expressions, list):
+        return False
+    for key, value in match_labels.items():
         if labels.get(key) != value:
             return False
-    for expression in selector.get("matchExpressions") or []:
+    for expression in expressions:
         if not isinstance(expression, Mapping):
             return False
         key, operator = str(expression.get("key")), expression.get("operator")
         values = expression.get("values") or []
+        if not isinstance(values, list):
+            return False
         if operator == "In" and labels.get(key) not in values:
             return False
         if operator == "NotIn" and key in labels and labels.get(key) in values:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import checker
+from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
 from checker.load import is_object, load, read_text
 from checker.model import Manifest, RuleInfo, ToolError
@@ -30,6 +31,7 @@ from checker.rego.gatekeeper import read_constraints, read_templates
 from checker.rego.policies import (
     PolicyProblem,
     RegoModule,
+    RegoRule,
     conftest_rules,
     find_policy_files,
     has_exception_rule,
@@ -40,6 +42,7 @@ from checker.rego.policies import (
 BUNDLED_RULES = Path(checker.__file__).resolve().parent.parent / "rules"
 ENTRY_POINT_GROUP = "gitops_checker.packs"
 DEFAULT_NAMESPACES = ("main",)
+RESERVED_DATA_KEYS = frozenset({"inventory", "gitops_checker"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class RuleSet:
     pack_of: dict[str, str] = field(default_factory=dict)
     source_of: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     documentation: dict[str, str] = field(default_factory=dict)
+    rego_heads: dict[tuple[str, str], RegoRule] = field(default_factory=dict)
 
     def infos(self) -> dict[str, RuleInfo]:
         found = {rule.info.id: rule.info for rule in self.python}
@@ -80,6 +84,8 @@ class RuleSources:
 def load_rules(sources: RuleSources, *, root: Path,
                estate: Sequence[Manifest] = ()) -> RuleSet:
     rules = RuleSet()
+    rules.source_of.update((rule_id, (path, None)) for rule_id, path in
+                           BUILTIN_SOURCES.items())  # reserved: no pack may reuse them
     problems: list[PolicyProblem] = []
     gatekeeper_objects: list[Manifest] = [m for m in estate]
     packs: list[Pack] = []
@@ -197,7 +203,6 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
         except RegoConversionError as exc:
             problems.append(PolicyProblem(exc.message, exc.path or shown, exc.line))
     rules.rego.modules.extend(modules)
-    seen: dict[tuple[str, str], str] = {}
     for module in modules:
         if namespaces is not None and module.package not in namespaces:
             continue
@@ -205,9 +210,18 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
             rules.rego.exception_packages.add(module.package)
         for rego_rule in conftest_rules(module):
             key = (rego_rule.package, rego_rule.name)
-            if key in seen:
-                continue  # the same rule spread over several files is one OPA rule
-            seen[key] = rego_rule.info.id
+            first = rules.rego_heads.get(key)
+            if first is not None:
+                # The same rule spread over several files (or policy directories) is one
+                # OPA rule: one identity, or it is refused.
+                if first.info.id != rego_rule.info.id:
+                    rules.errors.append(ToolError(
+                        "rules", f"rule data.{key[0]}.{key[1]} has two ids: {first.info.id} "
+                        f"({first.path}:{first.line}) and {rego_rule.info.id}; OPA merges "
+                        "them into one rule, so give each its own name (deny_<suffix>)",
+                        rego_rule.path, rego_rule.line))
+                continue
+            rules.rego_heads[key] = rego_rule
             if _register(rules, rego_rule.info, rego_rule.path, rego_rule.line, pack.name):
                 rules.rego.rules.append(rego_rule)
                 rules.documentation[rego_rule.info.id] = _rego_documentation(module,
@@ -239,18 +253,27 @@ def _load_data_files(paths: Iterable[Path], rules: RuleSet, problems: list[Polic
                             if not isinstance(e, Document))
             continue
         docs = [e.data for e in entries if isinstance(e, Document) and e.data is not None]
-        if docs and all(is_object(d) for d in docs):
-            object_files.append(Candidate(shown, path))
-            continue
+        if any(is_object(d) for d in docs):
+            object_files.append(Candidate(shown, path))  # its objects, read with positions
         for doc in docs:
-            if isinstance(doc, dict):
-                merge_data(rules.rego.data, doc, shown, problems)
-            else:
+            if is_object(doc):
+                continue
+            if not isinstance(doc, dict):
                 problems.append(PolicyProblem("a data file must hold mappings", shown))
+                continue
+            reserved = sorted(k for k in doc if k in RESERVED_DATA_KEYS)
+            if reserved:
+                problems.append(PolicyProblem(
+                    f"data key(s) {', '.join(reserved)} are reserved (the checker fills "
+                    "data.inventory and data.gitops_checker); rename them", shown))
+                doc = {k: v for k, v in doc.items() if k not in RESERVED_DATA_KEYS}
+            merge_data(rules.rego.data, doc, shown, problems)
     if object_files:
         loaded = load(object_files)
         gatekeeper_objects.extend(loaded.manifests)
-        problems.extend(PolicyProblem(e.message, e.path or "-", e.line) for e in loaded.errors)
+        # A data mapping next to objects in one file was merged above, not an error here.
+        problems.extend(PolicyProblem(e.message, e.path or "-", e.line) for e in loaded.errors
+                        if e.kind != "not-an-object")
 
 
 def _register(rules: RuleSet, info: RuleInfo, path: str, line: int | None,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import __version__, crds
+from checker.builtin import BUILTIN_RULES
 from checker.config import Config
 from checker.discover import Skipped, discover, relative_display
 from checker.errors import ConfigError
@@ -38,10 +39,7 @@ from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
 from checker.secrets import Redactor
 from checker.tiers import RULES as TIER_RULES
-from checker.tiers import TierResolver, tier_label_violations
-
-BUILTIN_RULES: Mapping[str, RuleInfo] = {**SCHEMA_RULES, **EXCEPTION_RULES, **TIER_RULES}
-"""Rules of the checker itself (schema, exceptions, tiers), besides those of the packs."""
+from checker.tiers import TierResolver, rego_data, tier_label_violations
 
 ProgressHook = Callable[[int, int], None]
 """Called with (files done, files total)."""
@@ -80,6 +78,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     rules = load_rules(RuleSources(
         policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
         namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
+        bundled=config.bundled_packs,
     ), root=root, estate=loaded.manifests)
     errors.extend(rules.errors)
     for template in {c.template.kind: c.template for c in rules.rego.constraints}.values():
@@ -97,15 +96,20 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
 
     names = {rule_id: info.name for rule_id, info in known.items()}
+    _check_exception_rules(config, known)
+    config_shown = relative_display(Path(config.path), root) if config.path else None
     findings, expired = apply_config_exceptions(findings, config.exceptions, names, today,
-                                                config.path)
+                                                config_shown)
     for rule, violation, index in expired:
         if stamper.enabled(rule):
-            findings.append(stamper.stamp(rule, violation, None, path=config.path,
-                                          line=_config_line(root, config, index)))
+            findings.append(stamper.stamp(rule, violation, None, path=config_shown,
+                                          line=_config_line(config, index)))
     findings = list(_distinct_fingerprints(sorted(findings, key=Finding.sort_key)))
-    baseline = baseline or (root / config.baseline if config.baseline else None)
+    if baseline is None and config.baseline:
+        baseline = root / config.baseline
     if baseline is not None:
+        # Named relative to the root when inside it, so that reports do not depend on where
+        # the repository is checked out.
         findings = apply_baseline(findings, read_baseline(baseline),
                                   relative_display(baseline, root))
 
@@ -225,16 +229,8 @@ def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
 
 
 def _tier_data(estate: Estate, tiers: TierResolver) -> dict[str, Any]:
-    """`data.gitops_checker`: the tier of every namespace the estate names, and what each
-    tier requires, for Rego rules whose verdict depends on the tier."""
     names = {m.resource.namespace for m in estate.manifests if m.resource.namespace}
-    names |= set(estate.namespaces)
-    namespaces = {}
-    for name in sorted(names):
-        found = tiers.namespace_tier(name)
-        namespaces[name] = found[0] if found else tiers.policy.default
-    return {"tiers": {"namespaces": namespaces, "default": tiers.policy.default},
-            "requirements": {k: dict(v) for k, v in tiers.policy.requirements.items()}}
+    return rego_data(tiers, names | set(estate.namespaces))
 
 
 def _matching_constraints(constraints: Sequence[Constraint], manifest: Manifest,
@@ -269,11 +265,23 @@ def _exception_findings(estate: Estate, known: Mapping[str, RuleInfo], stamper: 
                 yield stamper.stamp(rule, violation, manifest)
 
 
-def _config_line(root: Path, config: Config, index: int) -> int | None:
+def _check_exception_rules(config: Config, known: Mapping[str, RuleInfo]) -> None:
+    """An exception naming no known rule would silently accept nothing (or the wrong thing
+    once a rule with that id appears): refused, listing the known ids."""
+    names = {info.name for info in known.values()}
+    for index, exception in enumerate(config.exceptions):
+        unknown = [r for r in exception.rules if r != "*" and r not in known and r not in names]
+        if unknown:
+            raise ConfigError(f"config {config.path or ''}: exceptions[{index}] names unknown "
+                              f"rule(s) {', '.join(unknown)}; known rules: "
+                              f"{', '.join(sorted(known))}")
+
+
+def _config_line(config: Config, index: int) -> int | None:
     """The line of the n-th entry under `exceptions:` in the config file, for EXC001."""
     if config.path is None:
         return None
-    path = Path(config.path) if Path(config.path).is_absolute() else root / config.path
+    path = Path(config.path)  # as it was opened: relative to the working directory
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):

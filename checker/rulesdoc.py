@@ -42,7 +42,7 @@ def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
     rules = load_rules(RuleSources(
         policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
         namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
-        entry_points=entry_points,
+        entry_points=entry_points, bundled=config.bundled_packs,
     ), root=root)
     options = {r.info.id: dict(r.options) for r in rules.python}
     found = [KnownRule(info, "schema", "checker/schema.py", info.description, {})

@@ -13,6 +13,7 @@ Two kinds, as `opa test`/`conftest verify` and `gator verify` have them:
             - message: "1 replica"        # a regular expression, searched
               pointer: /spec/replicas     # optional, exact
               object: Deployment/prod/web # optional, Kind/namespace/name
+              severity: critical          # optional: the severity after tiers and config
         - name: …
           objects: [ … ]
           expect: []                      # no finding of this rule
@@ -29,8 +30,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from checker.config import Config
+from checker.config import Config, validate_config_data
 from checker.discover import Candidate
+from checker.errors import ConfigError
 from checker.findings import RuleSettings, Stamper
 from checker.load import is_object, read_text
 from checker.model import Finding, Location, Manifest, Resource, ToolError
@@ -41,7 +43,7 @@ from checker.rego.engine import RegoError
 from checker.rego.policies import read_module
 from checker.rego.worker import WorkerEngine
 from checker.tiers import RULES as TIER_RULES
-from checker.tiers import TierResolver
+from checker.tiers import TierPolicy, TierResolver, rego_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,11 @@ def run_tests(paths: Sequence[Path], *, pattern: str | None, verbose: bool,
         if not directory.is_dir():
             results.append(TestResult(str(directory), "error", "not a directory"))
             continue
-        results.extend(rego_unit_tests(directory, selector))
-        results.extend(rule_cases(directory, selector))
+        found = rego_unit_tests(directory, selector) + rule_cases(directory, selector)
+        if not found and selector is None:
+            found = [TestResult(str(directory), "fail", "no tests found: no *_test.rego with "
+                                "test_ rules and no tests/<RULE>.yaml cases")]
+        results.extend(found)
     for result in results:
         if result.status != "pass" or verbose:
             detail = f"\n    {result.detail}" if result.detail else ""
@@ -96,9 +101,15 @@ def rego_unit_tests(directory: Path, selector: re.Pattern[str] | None) -> list[T
                 if head.name.startswith("test_") and (selector is None or
                                                       selector.search(name)):
                     wanted.append((name, f"data.{module.package}.{head.name}"))
+    # The pack's data files and the checker's tier data, as `check` gives them.
+    pack_rules = load_rules(RuleSources(policy_dirs=[directory], all_namespaces=True,
+                                        bundled=False, entry_points=False),
+                            root=directory.parent)
+    data = {**pack_rules.rego.data,
+            "gitops_checker": rego_data(TierResolver(TierPolicy(), {}), ())}
     engine = WorkerEngine(default_timeout=30)
     try:
-        problems = engine.load(modules, {})
+        problems = engine.load(modules, data)
         results.extend(TestResult(str(p.path or directory), "error", str(p)) for p in problems)
         for name, ref in wanted:
             try:
@@ -128,7 +139,7 @@ def rule_cases(directory: Path, selector: re.Pattern[str] | None) -> list[TestRe
         if isinstance(suite, TestResult):
             results.append(suite)
             continue
-        rule_id, cases = suite
+        rule_id, cases, suite_config = suite
         if rule_id not in rules.infos():
             results.append(TestResult(shown, "error", f"unknown rule {rule_id} (this pack "
                                       f"has {', '.join(sorted(rules.infos())) or 'none'})"))
@@ -137,11 +148,12 @@ def rule_cases(directory: Path, selector: re.Pattern[str] | None) -> list[TestRe
             name = f"{shown}::{case.get('name') or f'case {index + 1}'}"
             if selector is not None and not selector.search(name):
                 continue
-            results.append(_run_case(rules, rule_id, case, name, shown))
+            results.append(_run_case(rules, rule_id, case, name, shown, suite_config))
     return results
 
 
-def _read_suite(path: Path, shown: str) -> tuple[str, list[Mapping[str, Any]]] | TestResult:
+def _read_suite(path: Path, shown: str
+                ) -> tuple[str, list[Mapping[str, Any]], Mapping[str, Any]] | TestResult:
     text = read_text(Candidate(shown, path))
     if isinstance(text, ToolError):
         return TestResult(shown, "error", text.message)
@@ -154,18 +166,34 @@ def _read_suite(path: Path, shown: str) -> tuple[str, list[Mapping[str, Any]]] |
     if not isinstance(data, dict) or not isinstance(data.get("rule"), str) or \
             not isinstance(data.get("cases"), list):
         return TestResult(shown, "error", "expected `rule: ID` and a `cases` list")
-    return data["rule"], data["cases"]
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        return TestResult(shown, "error", "`config` must be a mapping (.gitops-checker.yaml "
+                          "keys)")
+    return data["rule"], data["cases"], config
 
 
-def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str) -> TestResult:
+def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str,
+              suite_config: Mapping[str, Any]) -> TestResult:
     from checker.pipeline import evaluate_rules
 
     if not isinstance(case, dict) or not isinstance(case.get("objects"), list) or \
             not isinstance(case.get("expect"), list):
         return TestResult(name, "error", "a case needs `objects` and `expect` lists")
     objects = case["objects"]
-    if not all(is_object(o) for o in objects):
-        return TestResult(name, "error", "every entry of `objects` needs apiVersion and kind")
+    if not all(is_object(o) and isinstance(o.get("metadata", {}), dict) for o in objects):
+        return TestResult(name, "error", "every entry of `objects` needs apiVersion, kind "
+                          "and a metadata mapping")
+    for item in case["expect"]:
+        try:
+            re.compile(str(item.get("message", "")) if isinstance(item, dict) else "")
+        except re.error as exc:
+            return TestResult(name, "error", f"expect message is not a regular expression: "
+                              f"{exc}")
+    try:
+        config = _case_config({**suite_config, **(case.get("config") or {})}, name)
+    except ConfigError as exc:
+        return TestResult(name, "error", str(exc))
     manifests = [_manifest(o, shown, i) for i, o in enumerate(objects)]
     known = rules.infos()
     settings = {i: RuleSettings(enabled=i == rule_id) for i in known}
@@ -174,7 +202,6 @@ def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str) ->
     settings.update({i: RuleSettings(enabled=False) for i in EXCEPTION_RULES})
     settings.update({i: RuleSettings(enabled=False) for i in TIER_RULES})
     estate = Estate(manifests)
-    config = replace(Config(), rule_timeout=30)
     tiers = TierResolver(config.tiers, estate.namespaces)
     stamper = Stamper(position=lambda _m, _p: (None, None), settings=settings,
                       tier_of=tiers.explain)
@@ -186,9 +213,18 @@ def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str) ->
     return _compare(name, findings, case["expect"])
 
 
+def _case_config(data: Mapping[str, Any], name: str) -> Config:
+    """A case may set options and tier requirements: `config:` holds .gitops-checker.yaml
+    keys (validated the same way), at the suite level or per case."""
+    validate_config_data(dict(data), name)
+    return replace(Config.from_mapping(data), rule_timeout=30)
+
+
 def _manifest(obj: Mapping[str, Any], shown: str, index: int) -> Manifest:
     metadata = obj.get("metadata") or {}
-    resource = Resource(obj["apiVersion"], obj["kind"], metadata.get("namespace"),
+    namespace = metadata.get("namespace")
+    resource = Resource(obj["apiVersion"], obj["kind"],
+                        namespace if isinstance(namespace, str) and namespace else None,
                         str(metadata.get("name", "")))
     return Manifest(resource, obj, Location(shown), index)
 
@@ -219,6 +255,9 @@ def _meets(finding: Finding, item: Mapping[str, Any]) -> bool:
         return False
     pointer = item.get("pointer")
     if pointer is not None and finding.location.pointer != pointer:
+        return False
+    severity = item.get("severity")
+    if severity is not None and finding.severity.value != severity:
         return False
     wanted = item.get("object")
     return wanted is None or finding.resource is not None and \

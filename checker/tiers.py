@@ -18,7 +18,7 @@ the defaults below; rules read them through `RuleContext.requirement`.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,3 +166,14 @@ def tier_label_violations(namespaces: Mapping[str, Manifest]
         f"tier label {value!r} is not one of {', '.join(TIERS)}; the namespace is treated "
         "as the configured fallback", "/metadata/labels/" + TIER_LABEL.replace("/", "~1")))
         for manifest, value in invalid_tier_labels(namespaces)]
+
+
+def rego_data(resolver: TierResolver, namespace_names: Iterable[str]) -> dict[str, Any]:
+    """`data.gitops_checker` for Rego rules: the tier of every namespace named, the default,
+    and what each tier requires."""
+    namespaces = {}
+    for name in sorted(set(namespace_names)):
+        found = resolver.namespace_tier(name)
+        namespaces[name] = found[0] if found else resolver.policy.default
+    return {"tiers": {"namespaces": namespaces, "default": resolver.policy.default},
+            "requirements": {k: dict(v) for k, v in resolver.policy.requirements.items()}}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import pytest
@@ -57,9 +56,21 @@ def test_scalars_resolve_like_go_yaml_v2(scalar: str, expected: object) -> None:
     assert got == expected and type(got) is type(expected)
 
 
-def test_special_floats() -> None:
-    assert math.isnan(value(".nan"))  # type: ignore[arg-type]
-    assert value(".inf") == math.inf and value("-.Inf") == -math.inf
+@pytest.mark.parametrize("word", [".nan", ".inf", "-.Inf", "+.INF", "1e999"])
+def test_non_finite_numbers_are_document_errors(word: str) -> None:
+    """JSON has no infinity or NaN: sigs.k8s.io/yaml, kubectl and the API server refuse the
+    document, so the checker does too (with the line), instead of passing it on."""
+    (entry,) = parse_yaml(f"a: 1\nv: {word}\n")
+    assert isinstance(entry, DocumentError) and entry.line == 2
+    assert "infinite or NaN" in entry.message
+    (quoted,) = parse_yaml(f"v: '{word}'\n")
+    assert isinstance(quoted, Document) and quoted.data == {"v": word}
+
+
+def test_json_non_finite_numbers_are_errors() -> None:
+    for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e999}'):
+        (entry,) = parse_json(text)
+        assert isinstance(entry, DocumentError) and entry.line == 1, text
 
 
 @pytest.mark.parametrize("word", ["yes", "on", "off", "no", "y", "N"])

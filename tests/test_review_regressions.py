@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -19,7 +20,9 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: 
 
 
 def check(root: Path, config: Config | None = None):  # type: ignore[no-untyped-def]
-    return run_check([str(root)], root=root, config=config or Config()).report
+    """The reading and schema stages alone (the bundled packs are tested on the estates)."""
+    config = dataclasses.replace(config or Config(), bundled_packs=False)
+    return run_check([str(root)], root=root, config=config).report
 
 
 def outputs(report) -> str:  # type: ignore[no-untyped-def]

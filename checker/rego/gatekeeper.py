@@ -19,7 +19,7 @@ from typing import Any
 from checker.model import Manifest, RuleInfo, Severity
 from checker.rego.convert import RegoConversionError
 from checker.rego.match import validate_match
-from checker.rego.policies import PolicyProblem, RegoModule, read_module
+from checker.rego.policies import RULE_ID, PolicyProblem, RegoModule, read_module
 from checker.secrets import masked
 
 TEMPLATE_GROUP = "templates.gatekeeper.sh"
@@ -129,7 +129,7 @@ def _read_template(manifest: Manifest) -> Template:
         if label == "rego":
             new_package = package
         else:
-            if not module.package.startswith("lib"):
+            if module.package != "lib" and not module.package.startswith("lib."):
                 raise ValueError(f"{label}: library packages must start with `lib` "
                                  f"(found {module.package})")
             new_package = f"gatekeeper.libs.{own}.{module.package}"
@@ -178,10 +178,32 @@ def read_constraints(manifests: Iterable[Manifest], templates: Mapping[str, Temp
                 f"constraint {kind}/{name}: unknown enforcementAction {action!r} (expected "
                 f"{', '.join(ENFORCEMENT_SEVERITY)} or scoped)", where, manifest.location.line))
             continue
+        annotation_problems = _annotation_problems(manifest)
+        if annotation_problems:
+            problems.extend(PolicyProblem(f"constraint {kind}/{name}: {m}", where,
+                                          manifest.location.line) for m in annotation_problems)
+            continue
         constraints.append(Constraint(
             _constraint_info(manifest, template, action), template, match,
             spec.get("parameters"), manifest, action))
     return constraints, problems
+
+
+def _annotation_problems(manifest: Manifest) -> list[str]:
+    """A misspelt severity or id must not silently fall back (a gate would pass)."""
+    annotations = (manifest.obj.get("metadata") or {}).get("annotations") or {}
+    problems = []
+    severity = annotations.get(SEVERITY_ANNOTATION)
+    if severity is not None:
+        try:
+            Severity.parse(str(severity))
+        except ValueError as exc:
+            problems.append(f"annotation {SEVERITY_ANNOTATION}: {exc}")
+    rule_id = annotations.get(RULE_ID_ANNOTATION)
+    if rule_id is not None and (not isinstance(rule_id, str) or not RULE_ID.match(rule_id)):
+        problems.append(f"annotation {RULE_ID_ANNOTATION} {rule_id!r} is malformed (pattern "
+                        f"{RULE_ID.pattern})")
+    return problems
 
 
 def _constraint_info(manifest: Manifest, template: Template, action: str) -> RuleInfo:
@@ -191,10 +213,7 @@ def _constraint_info(manifest: Manifest, template: Template, action: str) -> Rul
     severity = ENFORCEMENT_SEVERITY[action]
     override = annotations.get(SEVERITY_ANNOTATION)
     if isinstance(override, str):
-        try:
-            severity = Severity.parse(override)
-        except ValueError:
-            pass  # reported by the constraint-annotation check in the pipeline
+        severity = Severity.parse(override)  # checked by _annotation_problems
     kind, name = manifest.resource.kind, manifest.resource.name
     rule_id = annotations.get(RULE_ID_ANNOTATION) or f"{kind}.{name}"
     title = template_annotations.get("metadata.gatekeeper.sh/title") or kind
@@ -248,7 +267,8 @@ def constraint_crd(template: Template) -> dict[str, Any]:
 
 
 def review(manifest: Manifest) -> dict[str, Any]:
-    """`input.review` as Gatekeeper builds it for an object being created."""
+    """`input.review` as Gatekeeper builds it for an object being created, without the
+    object itself (the batch query adds it, so that it crosses into OPA once)."""
     resource = manifest.resource
     group, _, version = resource.api_version.rpartition("/")
     return {
@@ -256,7 +276,6 @@ def review(manifest: Manifest) -> dict[str, Any]:
         "name": resource.name,
         "namespace": resource.namespace or "",
         "operation": "CREATE",
-        "object": masked(manifest.obj),
         "userInfo": {"username": "gitops-checker"},
         "dryRun": True,
     }

@@ -36,6 +36,10 @@ CONFTEST_RULE = re.compile(r"^(?P<kind>deny|violation|warn)(?:_(?P<suffix>[A-Za-
 _PACKAGE = re.compile(r"^package\s+(?P<name>[A-Za-z_][\w.]*(?:\[\"[^\"]*\"\])*)")
 _RULE_HEAD = re.compile(r"^(?:default\s+)?(?P<name>[A-Za-z_]\w*)\b(?P<rest>.*)$")
 _SLUG = re.compile(r"[^a-z0-9]+")
+RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/-]{0,99}$")
+"""Ids of Rego rules and constraints: a letter, then letters, digits and `_ . : / -`."""
+RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+CATEGORY = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _KEYWORDS = frozenset({"import", "package", "default", "else", "not", "some", "every"})
 
 
@@ -108,11 +112,12 @@ def scan_module(source: str, path: str) -> tuple[str, Mapping[str, Any], list[Ru
     package_metadata: Mapping[str, Any] = {}
     heads: dict[str, RuleHead] = {}
     pending: Mapping[str, Any] | None = None
-    depth = 0
+    depths = _line_depths(source)
     index = 0
     while index < len(lines):
         text = lines[index]
         stripped = text.strip()
+        depth = depths[index]
         if depth == 0 and stripped == "# METADATA":
             block = []
             index += 1
@@ -144,20 +149,30 @@ def scan_module(source: str, path: str) -> tuple[str, Mapping[str, Any], list[Ru
                         if not existing.metadata:
                             heads[name] = RuleHead(name, existing.line, metadata)
                 pending = None
-        depth += _depth_change(text)
         index += 1
     if not package:
         raise RegoConversionError("no package declaration", path, 1)
     return package, package_metadata, list(heads.values())
 
 
-def _depth_change(text: str) -> int:
-    """Braces opened minus closed on a line, outside strings and comments (enough to tell
-    top-level rule heads from body lines)."""
+def _line_depths(source: str) -> list[int]:
+    """For each line, the bracket depth at its start, outside strings and comments; a line
+    that starts inside a multi-line raw string counts as nested. Enough to tell top-level
+    rule heads from body lines."""
+    depths = [0]
     depth = 0
     quote: str | None = None
     escaped = False
-    for char in text:
+    comment = False
+    for char in source:
+        if char == "\n":
+            comment = False
+            if quote == '"':
+                quote = None  # an unterminated string: OPA will say so
+            depths.append(depth + (1 if quote == "`" else 0))
+            continue
+        if comment:
+            continue
         if quote:
             if escaped:
                 escaped = False
@@ -169,12 +184,12 @@ def _depth_change(text: str) -> int:
         if char in "\"`":
             quote = char
         elif char == "#":
-            break
+            comment = True
         elif char in "{[(":
             depth += 1
         elif char in "}])":
-            depth -= 1
-    return depth
+            depth = max(depth - 1, 0)
+    return depths
 
 
 def _check_same_identity(existing: RuleHead, metadata: Mapping[str, Any], path: str,
@@ -201,6 +216,12 @@ def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
     custom = data.get("custom")
     if custom is not None and not isinstance(custom, dict):
         raise RegoConversionError("METADATA `custom` must be a mapping", path, line)
+    for key, pattern, example in (("id", RULE_ID, "TLS001"), ("name", RULE_NAME, "ingress-tls"),
+                                  ("category", CATEGORY, "tls")):
+        value = (custom or {}).get(key)
+        if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+            raise RegoConversionError(f"METADATA custom.{key} {value!r} is malformed (e.g. "
+                                      f"{example!r}; pattern {pattern.pattern})", path, line)
     severity = (custom or {}).get("severity")
     if severity is not None:
         try:
@@ -224,7 +245,9 @@ def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
 def conftest_rules(module: RegoModule) -> list[RegoRule]:
     """The rules of a module that produce findings, with their identities."""
     rules = []
-    package_custom = module.package_metadata.get("custom") or {}
+    # A package's METADATA gives its rules defaults (severity, category), never identity.
+    package_custom = {k: v for k, v in (module.package_metadata.get("custom") or {}).items()
+                      if k not in ("id", "name")}
     for head in module.rules:
         match = CONFTEST_RULE.match(head.name)
         if match is None:
@@ -240,6 +263,8 @@ def conftest_rules(module: RegoModule) -> list[RegoRule]:
         description = str(head.metadata.get("description") or title or
                           f"Rego rule {default_id} ({module.path})")
         related = head.metadata.get("related_resources") or []
+        if not isinstance(related, list):
+            related = [related]
         help_uri = None
         if related and isinstance(related[0], dict):
             help_uri = related[0].get("ref")

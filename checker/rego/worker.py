@@ -73,7 +73,8 @@ class WorkerEngine:
         assert self._conn is not None
         limit = timeout if timeout is not None else self.default_timeout
         self._conn.send(("query", query, input))
-        return self._receive(limit, f"query did not finish within {limit:g} s")  # type: ignore[no-any-return]
+        message = f"query did not finish within {limit:g} s" if limit else ""
+        return self._receive(limit, message)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._stop()

@@ -1,0 +1,327 @@
+"""Shared by the availability rules: workloads and their replica counts, the
+HorizontalPodAutoscalers and PodDisruptionBudgets that apply to them, zone spreading, node
+pinning and tolerations, database images.
+
+Kubernetes facts used:
+
+- `spec.replicas` of a Deployment or StatefulSet defaults to 1; once an HPA (autoscaling/v1 or
+  v2) targets the workload (`spec.scaleTargetRef` kind and name, same namespace) the replica
+  count moves between the HPA's `minReplicas` (default 1) and `maxReplicas`;
+- a PodDisruptionBudget (policy/v1) selects pods of its namespace with `spec.selector`: a null
+  selector selects nothing, `{}` everything; `maxUnavailable` and `minAvailable` are an integer
+  or a percentage, percentages rounded up as the disruption controller does; a pod selected by
+  more than one budget cannot be evicted at all (the eviction API refuses);
+- a toleration tolerates a taint when the effects agree (or the toleration has none), the keys
+  agree (or the toleration has no key and operator Exists), and the operator is Exists or the
+  values are equal (operator Equal, the default).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checker.k8s import containers, pod_labels, pod_spec, selector_matches
+from checker.model import Manifest
+from checker.pyrules import Estate
+
+WORKLOADS = (("apps", "Deployment"), ("apps", "StatefulSet"))
+_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def namespace_of(manifest: Manifest) -> str:
+    return manifest.resource.namespace or "default"
+
+
+def spec_of(manifest: Manifest) -> Mapping[str, Any]:
+    return mapping(manifest.obj.get("spec"))
+
+
+def integer(value: Any) -> int | None:
+    """An integer field that may arrive as a digit string; None when unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def workloads(estate: Estate) -> Iterator[Manifest]:
+    for group, kind in WORKLOADS:
+        yield from estate.of_kind(kind, group)
+
+
+def display(manifest: Manifest) -> str:
+    return f"{manifest.resource.kind} {namespace_of(manifest)}/{manifest.resource.name}"
+
+
+# --- replicas and autoscalers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Autoscaler:
+    manifest: Manifest
+    min_replicas: int | None
+    max_replicas: int | None
+
+
+def autoscalers(estate: Estate, workload: Manifest) -> list[Autoscaler]:
+    """HPAs of the workload's namespace whose scaleTargetRef names it."""
+    found = []
+    for hpa in estate.of_kind("HorizontalPodAutoscaler", "autoscaling"):
+        if namespace_of(hpa) != namespace_of(workload):
+            continue
+        spec = spec_of(hpa)
+        target = mapping(spec.get("scaleTargetRef"))
+        if target.get("kind") != workload.resource.kind or \
+                target.get("name") != workload.resource.name:
+            continue
+        api = target.get("apiVersion")
+        if isinstance(api, str) and api and api.rpartition("/")[0] != workload.resource.group:
+            continue
+        minimum = integer(spec.get("minReplicas")) if "minReplicas" in spec else 1
+        found.append(Autoscaler(hpa, minimum, integer(spec.get("maxReplicas"))))
+    return found
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """How many pods a workload runs at least and at most, and where that comes from."""
+
+    low: int
+    high: int
+    source: str                 # "spec.replicas 3", "spec.replicas unset (1)", "HPA web 2–6"
+    autoscaler: Autoscaler | None = None
+
+
+def replicas(estate: Estate, workload: Manifest) -> Replicas | None:
+    """None when the count cannot be read (the schema stage reports that)."""
+    scalers = [a for a in autoscalers(estate, workload) if a.min_replicas is not None]
+    if scalers:
+        lowest = min(scalers, key=lambda a: a.min_replicas or 0)
+        low = lowest.min_replicas or 0
+        high = max((a.max_replicas or low) for a in scalers)
+        return Replicas(low, max(high, low), f"HorizontalPodAutoscaler "
+                        f"{lowest.manifest.resource.name} minReplicas {low}", lowest)
+    spec = spec_of(workload)
+    if "replicas" not in spec or spec.get("replicas") is None:
+        return Replicas(1, 1, "spec.replicas unset (defaults to 1)")
+    count = integer(spec.get("replicas"))
+    if count is None:
+        return None
+    return Replicas(count, count, f"spec.replicas {count}")
+
+
+# --- disruption budgets ---------------------------------------------------------------------
+
+
+def budgets(estate: Estate, workload: Manifest) -> list[Manifest]:
+    """PodDisruptionBudgets of the workload's namespace whose selector selects its pods."""
+    labels = pod_labels(workload)
+    found = []
+    for pdb in estate.of_kind("PodDisruptionBudget", "policy"):
+        if namespace_of(pdb) != namespace_of(workload):
+            continue
+        selector = spec_of(pdb).get("selector")
+        if selector is None:
+            continue  # a null selector selects no pods
+        if selector_matches(selector, labels):
+            found.append(pdb)
+    return found
+
+
+def _scaled(value: Any, replicas: int) -> int | None:
+    """An IntOrString of a PDB against a replica count, percentages rounded up."""
+    number = integer(value)
+    if number is not None:
+        return number
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match:
+            return math.ceil(int(match[1]) * replicas / 100)
+    return None
+
+
+@dataclass(frozen=True)
+class Budget:
+    allowed: int | None         # voluntary disruptions allowed with every pod healthy
+    field: str                  # "maxUnavailable", "minAvailable" or ""
+    value: Any
+
+
+def disruptions_allowed(pdb: Manifest, replicas: int) -> Budget:
+    spec = spec_of(pdb)
+    if spec.get("maxUnavailable") is not None:
+        value = spec.get("maxUnavailable")
+        scaled = _scaled(value, replicas)
+        return Budget(None if scaled is None else max(min(scaled, replicas), 0),
+                      "maxUnavailable", value)
+    if spec.get("minAvailable") is not None:
+        value = spec.get("minAvailable")
+        scaled = _scaled(value, replicas)
+        return Budget(None if scaled is None else max(replicas - scaled, 0),
+                      "minAvailable", value)
+    return Budget(None, "", None)
+
+
+# --- zone spreading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    hard: bool
+    how: str
+
+
+def zone_spreads(workload: Manifest, keys: Sequence[str]) -> tuple[list[Spread], list[str]]:
+    """Constraints that spread the workload's own pods over zones, and notes on those that
+    name a zone key but select other pods."""
+    found = pod_spec(workload)
+    if found is None:
+        return [], []
+    spec, pointer = found
+    labels = pod_labels(workload)
+    spreads: list[Spread] = []
+    notes: list[str] = []
+    for index, item in enumerate(items(spec.get("topologySpreadConstraints"))):
+        item = mapping(item)
+        if item.get("topologyKey") not in keys:
+            continue
+        where = f"{pointer}/topologySpreadConstraints/{index}"
+        if item.get("labelSelector") is None or \
+                not selector_matches(item.get("labelSelector"), labels):
+            notes.append(f"{where} does not select the workload's own pods")
+            continue
+        spreads.append(Spread(item.get("whenUnsatisfiable") != "ScheduleAnyway",
+                              f"topologySpreadConstraints {item.get('topologyKey')} "
+                              f"({item.get('whenUnsatisfiable') or 'DoNotSchedule'})"))
+    anti = mapping(mapping(spec.get("affinity")).get("podAntiAffinity"))
+    terms = [(True, mapping(t)) for t in
+             items(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))]
+    terms += [(False, mapping(mapping(t).get("podAffinityTerm"))) for t in
+              items(anti.get("preferredDuringSchedulingIgnoredDuringExecution"))]
+    for hard, term in terms:
+        if term.get("topologyKey") not in keys:
+            continue
+        if term.get("labelSelector") is None or \
+                not selector_matches(term.get("labelSelector"), labels):
+            notes.append("a podAntiAffinity term on the zone key does not select the "
+                         "workload's own pods")
+            continue
+        spreads.append(Spread(hard, "podAntiAffinity on " + str(term.get("topologyKey")) +
+                              (" (required)" if hard else " (preferred)")))
+    return spreads, notes
+
+
+# --- node pinning ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeLabel:
+    key: str
+    value: str | None           # None: any value
+
+    @classmethod
+    def parse(cls, text: str) -> NodeLabel:
+        key, sep, value = text.partition("=")
+        return cls(key.strip(), value.strip() if sep else None)
+
+    def __str__(self) -> str:
+        return self.key if self.value is None else f"{self.key}={self.value}"
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
+
+    @classmethod
+    def parse(cls, text: str) -> Taint:
+        body, _, effect = text.rpartition(":") if ":" in text else (text, "", "NoSchedule")
+        key, _, value = body.partition("=")
+        return cls(key.strip(), value.strip(), effect.strip() or "NoSchedule")
+
+    def __str__(self) -> str:
+        return f"{self.key}{'=' + self.value if self.value else ''}:{self.effect}"
+
+
+def selects(node_selector: Mapping[str, Any], affinity: Mapping[str, Any],
+            label: NodeLabel) -> bool:
+    """Whether a nodeSelector or the required node affinity confines pods to nodes with
+    `label` (every nodeSelectorTerm must require it: the terms are ORed)."""
+    if label.key in node_selector and (label.value is None or
+                                       str(node_selector.get(label.key)) == label.value):
+        return True
+    required = mapping(mapping(affinity.get("nodeAffinity")).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"))
+    terms = [mapping(t) for t in items(required.get("nodeSelectorTerms"))]
+    if not terms:
+        return False
+    return all(_term_requires(term, label) for term in terms)
+
+
+def _term_requires(term: Mapping[str, Any], label: NodeLabel) -> bool:
+    for expression in items(term.get("matchExpressions")):
+        expression = mapping(expression)
+        if expression.get("key") != label.key:
+            continue
+        operator = expression.get("operator")
+        values = [str(v) for v in items(expression.get("values"))]
+        if operator == "Exists" and label.value is None:
+            return True
+        if operator == "In" and values and (label.value is None or
+                                            all(v == label.value for v in values)):
+            return True
+    return False
+
+
+def tolerates(tolerations: Any, taint: Taint) -> bool:
+    for item in items(tolerations):
+        toleration = mapping(item)
+        effect = toleration.get("effect")
+        if effect and effect != taint.effect:
+            continue
+        key = toleration.get("key")
+        operator = toleration.get("operator") or "Equal"
+        if not key:
+            if operator == "Exists":
+                return True
+            continue
+        if key != taint.key:
+            continue
+        if operator == "Exists" or str(toleration.get("value") or "") == taint.value:
+            return True
+    return False
+
+
+def image_name(image: Any) -> str:
+    """`docker.io/library/postgres:16@sha256:…` → `postgres`."""
+    if not isinstance(image, str):
+        return ""
+    text = image.split("@", 1)[0]
+    last = text.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0].lower()
+
+
+def database_image(manifest: Manifest, patterns: Sequence[str]) -> str | None:
+    """The first regular container image whose name matches a database pattern."""
+    for container in containers(manifest, init=False):
+        name = image_name(container.spec.get("image"))
+        if name and any(fnmatch.fnmatchcase(name, str(p).lower()) for p in patterns):
+            return str(container.spec.get("image"))
+    return None
