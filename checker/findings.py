@@ -67,11 +67,16 @@ class Stamper:
         object's annotations are consulted first."""
         if self.redactor is not None:
             violation = Violation(self.redactor.text(violation.message), violation.pointer,
-                                  self.redactor.value(dict(violation.details)))
+                                  self.redactor.value(dict(violation.details)), violation.tier)
         configured = self.settings.get(rule.id)
         severity = rule.severity
         details = dict(violation.details)
-        if rule.tier_severity and manifest is not None and self.tier_of is not None:
+        if rule.tier_severity and violation.tier is not None:
+            tier, source = violation.tier, "the objects the finding is about"
+            severity = rule.tier_severity.get(tier, severity)
+            details.setdefault("tier", tier)
+            details.setdefault("tier_source", source)
+        elif rule.tier_severity and manifest is not None and self.tier_of is not None:
             tier, source = self.tier_of(manifest)
             severity = rule.tier_severity.get(tier, severity)
             details.setdefault("tier", tier)

@@ -122,6 +122,9 @@ class Violation:
     message: str
     pointer: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+    tier: str | None = None
+    """The tier this violation is judged by, when it is not the object's own: a backup
+    schedule in `velero` is as bad as the RPO it misses for the namespaces it covers."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
 from checker.rego.gatekeeper import Constraint, review
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
 from checker.secrets import masked
+from checker.tiers import TIERS
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -239,10 +240,12 @@ def _violations(value: Any, rule: RuleInfo) -> Iterable[Violation]:
                 if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
                     pointer = ""
                 details = {k: v for k, v in item.items()
-                           if k not in ("msg", "message", "pointer", "field")}
+                           if k not in ("msg", "message", "pointer", "field", "tier")}
                 if set(details) == {"details"} and isinstance(details["details"], dict):
                     details = details["details"]
-                yield Violation(message, pointer, details)
+                tier = item.get("tier")
+                yield Violation(message, pointer, details,
+                                tier if isinstance(tier, str) and tier in TIERS else None)
             else:
                 raise ValueError(f"a result of type {type(item).__name__} (expected a string "
                                  "or an object with `msg`)")

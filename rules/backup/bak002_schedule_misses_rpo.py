@@ -17,9 +17,9 @@ cannot be read is reported too (Velero and k8up would refuse it, or run it diffe
 its author believes).
 
 Tier requirements: `rpo_hours` (critical 1, standard 24, nonprod none). Options: the coverage
-options of BAK001 (set them alike). Not per tier: the Schedule usually lives in the `velero`
-namespace, so its own tier says nothing; the severity is the rule's (high) and the details
-name the tier whose RPO is missed.
+options of BAK001 (set them alike). Severity follows the tier whose RPO is missed (critical:
+critical, standard: high, nonprod: low), not the Schedule's own namespace (usually `velero`);
+the details name that tier.
 
 Databases: a CloudNativePG cluster with WAL archiving meets its RPO by continuous archiving
 (`archive_timeout` 5 minutes by default), not by a schedule, and its volumes are created by
@@ -56,6 +56,7 @@ METADATA = {
     "name": "backup-schedule-misses-rpo",
     "category": "backup",
     "severity": "high",
+    "tier_severity": {"critical": "critical", "standard": "high", "nonprod": "low"},
     "scope": "estate",
     "kinds": ["velero.io/Schedule", "k8up.io/Schedule"],
     "options": dict(COVERAGE_OPTIONS),
@@ -109,4 +110,4 @@ def check(estate: Estate, ctx: RuleContext) -> Iterator[tuple[Manifest, Violatio
             schedule.schedule_pointer,
             {"gap_hours": longest.total_seconds() / 3600, "required_rpo_hours": rpo,
              "required_by_tier": tier,
-             "volumes": [v.display() for v, _ in ordered]})
+             "volumes": [v.display() for v, _ in ordered]}, tier)

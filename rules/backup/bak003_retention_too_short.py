@@ -27,8 +27,9 @@ daily one kept 30 days is a sound pattern):
 
 The finding is on the Schedule, at the ttl (or the retention), with the numbers. Tier
 requirements: `backup_retention_days` (critical 30, standard 7, nonprod 0). Options:
-`velero_default_ttl`, and the coverage options of BAK001 (set them alike). Severity is not per
-tier (the Schedule usually lives in the `velero` namespace); the details name the tier.
+`velero_default_ttl`, and the coverage options of BAK001 (set them alike). Severity follows
+the tier whose retention is missed (critical: critical, standard: high, nonprod: low), not the
+Schedule's own namespace (usually `velero`); the details name that tier.
 
 Passing (a claim in critical namespace erp-prod, 30 days required):
 
@@ -72,6 +73,7 @@ METADATA = {
     "name": "backup-retention-too-short",
     "category": "backup",
     "severity": "high",
+    "tier_severity": {"critical": "critical", "standard": "high", "nonprod": "low"},
     "scope": "estate",
     "kinds": ["velero.io/Schedule", "k8up.io/Schedule"],
     "options": {"velero_default_ttl": "720h", **COVERAGE_OPTIONS},
@@ -192,4 +194,4 @@ def check(estate: Estate, ctx: RuleContext) -> Iterator[tuple[Manifest, Violatio
             "which no other schedule keeps long enough",
             own.pointer,
             {"retention_days": own.days, "required_days": required, "required_by_tier": tier,
-             "volumes": [v.display() for v, _ in ordered]})
+             "volumes": [v.display() for v, _ in ordered]}, tier)
