@@ -226,7 +226,10 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
                 rules.rego.rules.append(rego_rule)
                 rules.documentation[rego_rule.info.id] = _rego_documentation(module,
                                                                              rego_rule.name)
-    _load_data_files(other_files, rules, problems, gatekeeper_objects, root)
+    # Bundled packs' data files are defaults (settings such as TLS entry points) that the
+    # estate's own policy directories may override; other data files must agree.
+    target = rules.rego.default_data if pack.origin == "bundled" else rules.rego.data
+    _load_data_files(other_files, target, problems, gatekeeper_objects, root)
 
 
 def _rego_documentation(module: RegoModule, name: str) -> str:
@@ -235,7 +238,8 @@ def _rego_documentation(module: RegoModule, name: str) -> str:
     return "\n\n".join(p for p in parts if p) or f"Rego rule data.{module.package}.{name}"
 
 
-def _load_data_files(paths: Iterable[Path], rules: RuleSet, problems: list[PolicyProblem],
+def _load_data_files(paths: Iterable[Path], target: dict[str, Any],
+                     problems: list[PolicyProblem],
                      gatekeeper_objects: list[Manifest], root: Path) -> None:
     """Data files merge under `data`; files of Kubernetes objects (Gatekeeper templates and
     constraints) are read as objects instead."""
@@ -267,7 +271,7 @@ def _load_data_files(paths: Iterable[Path], rules: RuleSet, problems: list[Polic
                     f"data key(s) {', '.join(reserved)} are reserved (the checker fills "
                     "data.inventory and data.gitops_checker); rename them", shown))
                 doc = {k: v for k, v in doc.items() if k not in RESERVED_DATA_KEYS}
-            merge_data(rules.rego.data, doc, shown, problems)
+            merge_data(target, doc, shown, problems)
     if object_files:
         loaded = load(object_files)
         gatekeeper_objects.extend(loaded.manifests)

@@ -105,7 +105,7 @@ def rego_unit_tests(directory: Path, selector: re.Pattern[str] | None) -> list[T
     pack_rules = load_rules(RuleSources(policy_dirs=[directory], all_namespaces=True,
                                         bundled=False, entry_points=False),
                             root=directory.parent)
-    data = {**pack_rules.rego.data,
+    data = {**pack_rules.rego.merged_data(),
             "gitops_checker": rego_data(TierResolver(TierPolicy(), {}), ())}
     engine = WorkerEngine(default_timeout=30)
     try:

@@ -45,6 +45,11 @@ class RegoPolicies:
     constraints: list[Constraint] = field(default_factory=list)
     exception_packages: set[str] = field(default_factory=set)
     data: dict[str, Any] = field(default_factory=dict)
+    default_data: dict[str, Any] = field(default_factory=dict)
+    """Data of the bundled packs: the estate's data files override it, leaf by leaf."""
+
+    def merged_data(self) -> dict[str, Any]:
+        return _overlay(self.default_data, self.data)
     problems: list[PolicyProblem] = field(default_factory=list)
 
     def infos(self) -> list[RuleInfo]:
@@ -80,7 +85,8 @@ class RegoChecker:
         `inventory` is the estate in Gatekeeper's shape; `checker_data` goes under
         `data.gitops_checker` (namespace tiers and their requirements)."""
         modules = {m.path: m.source for m in self.policies.modules}
-        data = {**self.policies.data, "inventory": inventory, "gitops_checker": checker_data}
+        data = {**self.policies.merged_data(), "inventory": inventory,
+                "gitops_checker": checker_data}
         problems = self.engine.load(modules, data)
         failed = {p.path for p in problems if p.path}
         errors = [ToolError("policy", f"policy does not compile: {p.message}", p.path, p.line)
@@ -192,6 +198,16 @@ class RegoChecker:
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")
+
+
+def _overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _batch_query(entries: Sequence[_Entry]) -> str:

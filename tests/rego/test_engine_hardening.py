@@ -225,3 +225,25 @@ def test_the_test_command_uses_pack_data_and_reports_bad_cases(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-m", "checker", "test", empty], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1 and "no tests found" in done.stdout
+
+
+def test_estate_data_overrides_bundled_pack_defaults(tmp_path: Path) -> None:
+    """The tls pack's entry points are defaults an estate may change (not a merge conflict)."""
+    route = ("apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata:\n  name: r\n"
+             "  namespace: shop\nspec:\n  entryPoints: [https-internal]\n  routes:\n"
+             "    - match: Host(`shop.example`)\n      kind: Rule\n      services:\n"
+             "        - name: web\n          port: 80\n  tls:\n    secretName: shop-tls\n")
+    write(tmp_path, {"estate/r.yaml": route,
+                     "p/data.yaml": "tls_pack:\n  tls_entry_points:\n"
+                                    "    https-internal: our TLS entry point\n"})
+    done = subprocess.run([sys.executable, "-m", "checker", "check", "estate", "--format",
+                           "json"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    before = {f["rule_id"] for f in json.loads(done.stdout)["findings"]}
+    assert "TLS002" in before
+    done = subprocess.run([sys.executable, "-m", "checker", "check", "estate", "--format",
+                           "json", "--policy", "p"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    report = json.loads(done.stdout)
+    assert "TLS002" not in {f["rule_id"] for f in report["findings"]}
+    assert report["errors"] == []
