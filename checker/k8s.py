@@ -5,9 +5,10 @@ quantities, durations, label selectors and cron schedules. Shared by every rule 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -209,6 +210,31 @@ def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
         if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
             return False
     return True
+
+
+def image_name(image: Any) -> str | None:
+    """The last path component of an image's repository, lower-case, without registry, tag
+    or digest: `docker.io/bitnami/redis:7.2@sha256:…` → `redis`."""
+    if not isinstance(image, str) or not image.strip():
+        return None
+    text = image.strip().split("@", 1)[0]
+    last = text.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0].lower() or None
+
+
+def image_matches(image: Any, patterns: Iterable[str]) -> bool:
+    """Whether the image's name (see `image_name`) matches one of the shell-style patterns."""
+    name = image_name(image)
+    return name is not None and any(fnmatch.fnmatchcase(name, str(p).lower()) for p in patterns)
+
+
+def first_matching_image(manifest: Manifest, patterns: Iterable[str]) -> str | None:
+    """The image of the first regular container whose name matches (e.g. a database)."""
+    wanted = list(patterns)
+    for container in containers(manifest, init=False):
+        if image_matches(container.spec.get("image"), wanted):
+            return str(container.spec.get("image"))
+    return None
 
 
 def labels_of(manifest: Manifest) -> Mapping[str, Any]:

@@ -18,14 +18,13 @@ Kubernetes facts used:
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.k8s import containers, pod_labels, pod_spec, selector_matches
+from checker.k8s import first_matching_image, pod_labels, pod_spec, selector_matches
 from checker.model import Manifest
 from checker.pyrules import Estate
 
@@ -309,19 +308,6 @@ def tolerates(tolerations: Any, taint: Taint) -> bool:
     return False
 
 
-def image_name(image: Any) -> str:
-    """`docker.io/library/postgres:16@sha256:…` → `postgres`."""
-    if not isinstance(image, str):
-        return ""
-    text = image.split("@", 1)[0]
-    last = text.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower()
-
-
 def database_image(manifest: Manifest, patterns: Sequence[str]) -> str | None:
     """The first regular container image whose name matches a database pattern."""
-    for container in containers(manifest, init=False):
-        name = image_name(container.spec.get("image"))
-        if name and any(fnmatch.fnmatchcase(name, str(p).lower()) for p in patterns):
-            return str(container.spec.get("image"))
-    return None
+    return first_matching_image(manifest, patterns)

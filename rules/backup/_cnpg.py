@@ -19,13 +19,12 @@ Facts used (CloudNativePG 1.26+ documentation and CRDs):
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.k8s import containers
+from checker.k8s import first_matching_image
 from checker.model import Manifest
 from checker.pyrules import Estate
 
@@ -201,19 +200,6 @@ def _same_store(external: Mapping[str, Any], production: Manifest, estate: Estat
     return False
 
 
-def image_name(image: Any) -> str:
-    """`docker.io/library/postgres:16@sha256:…` → `postgres`."""
-    if not isinstance(image, str):
-        return ""
-    text = image.split("@", 1)[0]
-    last = text.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower()
-
-
 def database_image(manifest: Manifest, patterns: Sequence[str]) -> str | None:
     """The first regular container image whose name matches a database pattern."""
-    for container in containers(manifest, init=False):
-        name = image_name(container.spec.get("image"))
-        if name and any(fnmatch.fnmatchcase(name, str(p).lower()) for p in patterns):
-            return str(container.spec.get("image"))
-    return None
+    return first_matching_image(manifest, patterns)

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from checker.k8s import Container, escape_pointer, memory_setting, pod_spec, quantity
+from checker.k8s import (
+    Container,
+    escape_pointer,
+    image_matches,
+    memory_setting,
+    pod_spec,
+    quantity,
+)
 from checker.model import Manifest
 from checker.pyrules import Estate
 
@@ -77,22 +84,6 @@ def fmt_bytes(value: int | Decimal) -> str:
 
 # ---------------------------------------------------------------------------------------
 # Images
-
-
-def image_name(image: Any) -> str | None:
-    """The last path component of an image's repository, lower-case, without registry, tag
-    or digest: `docker.io/bitnami/redis:7.2@sha256:…` → `redis`."""
-    if not isinstance(image, str) or not image.strip():
-        return None
-    text = image.strip().split("@", 1)[0]
-    last = text.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower() or None
-
-
-def image_matches(image: Any, patterns: Iterable[str]) -> bool:
-    """Whether the image's name (see `image_name`) matches one of the shell-style patterns."""
-    name = image_name(image)
-    return name is not None and any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)
 
 
 # ---------------------------------------------------------------------------------------
