@@ -27,7 +27,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check checker tests scripts bench
+	$(VENV)/bin/ruff check checker tests scripts bench rules
 	$(VENV)/bin/mypy checker
 
 clean:

@@ -1,37 +1,47 @@
 """Time Rego rule evaluation per object: one batched query vs one query per rule vs the floor.
 
-    python bench/rego.py [--documents 2000] [--rules 20] [--json FILE] [--work DIR]
-                         [--no-inprocess]
+    python bench/rego.py [--documents 2000] [--rules 20] [--fallback-objects 500]
+                         [--json FILE] [--work DIR] [--no-inprocess]
 
 A synthetic estate is generated (bench/generate_estate.py, seed 1) and loaded with the
 checker's own discovery and loader. The policy set is `--rules` conftest-style v1 rules
 written by this script (package `main`, `deny_*`/`warn_*` with METADATA ids, helper rules,
 a data file, one `exception` rule, rules reading `data.inventory` and the tier data under
 `data.gitops_checker`) plus the Gatekeeper fixtures of tests/fixtures/rego/gatekeeper
-(templates and constraints: `with input as` rewriting, `match`, inventory). Rules are
-loaded with `checker.packs.load_rules` and data built as the pipeline does; every phase
-runs over the same objects:
+(templates and constraints, `match`, inventory). Rules are loaded with
+`checker.packs.load_rules` and data built as the pipeline does; every phase runs over the
+same objects:
 
 - floor: the worker, `x := 1` with the input the batched query sends: process hop,
   pickling and JSON in/out, the least any per-object query can cost;
 - hop: the worker, `x := 1` with input `{}` (pipe round trip and a bare OPA eval);
-- batched: `RegoChecker.check` on a `WorkerEngine`, the product path (one query per
-  object evaluating every applicable rule, constraint and exception);
-- per rule: the same worker, one `engine.query` per applicable rule per object (queries
-  built by `RegoChecker._ask` for a single entry, the input unwrapped where it can be);
+- batched: `RegoChecker.check` on a `WorkerEngine`, the product path: one query per object,
+  always the same text (built at `start()`), evaluating every applicable rule, constraint
+  and exception rule, switched on through `input.run`;
+- fallback: the product's per-entry path (what `check` does when the batched query fails):
+  the same fixed text once per applicable entry, one entry switched on; on an evenly spaced
+  sample of `--fallback-objects` objects (0: skip);
+- per rule: the naive peer, what a tool asking each rule on its own does: one query per
+  applicable rule, exception rule and matching constraint per object, each with a text of
+  its own (`result := [x | x := data.main.deny_…]` with the object as input, conftest-style;
+  a constraint's template `violation` with `{"review", "parameters"}` as input,
+  Gatekeeper-style);
 - in-process floor and batched: `InProcessEngine` in this process, no worker.
 
-The engine prepares each distinct query string once, at a cost that grows with the data
-loaded (the inventory); the first run of each string is counted apart as "prepare" and the
-rest as "steady". Constraint matching (Python, `spec.match`) is done once before timing and
-timed apart; engine load (spawn, compile, data and inventory) is timed on its own. Prints
-a Markdown table; `--json FILE` writes the numbers.
+The engine prepares each distinct query text once, at a cost that grows with the data
+loaded (the inventory), and keeps it for the run: the first run of each text is counted
+apart as "prepare" and the rest as "steady", and each phase reports how many distinct
+texts it used and how many of those were new to the engine. The worker's RSS is read after
+each phase. Constraint matching (Python, `spec.match`) is done once before timing and timed
+apart; engine load (spawn, compile, data and inventory) is timed on its own. Prints a
+Markdown table; `--json FILE` writes the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -52,15 +62,14 @@ if str(REPO) not in sys.path:
 from checker.config import DEFAULT_RULE_TIMEOUT, Config
 from checker.discover import discover
 from checker.load import load
-from checker.model import Manifest
+from checker.model import Manifest, RuleInfo
 from checker.packs import RuleSources, load_rules
-from checker.pipeline import _matching_constraints, _tier_data
 from checker.pyrules import Estate
 from checker.rego.engine import InProcessEngine, RegoEngine
-from checker.rego.evaluate import RegoChecker, RegoPolicies, _violations
+from checker.rego.evaluate import RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.worker import WorkerEngine
-from checker.tiers import TierResolver
+from checker.tiers import TierResolver, rego_data
 
 GATEKEEPER_FIXTURES = REPO / "tests" / "fixtures" / "rego" / "gatekeeper"
 
@@ -358,12 +367,64 @@ def write_policies(directory: Path, count: int) -> None:
                                                               encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- private names
+
+
+class Private:
+    """Everything this bench needs from the checker's private names, in one place.
+
+    Public API covers the rest (`RegoChecker.start`/`check`, the policies, `review`,
+    `rego_data`). These four are not public because nothing but the pipeline needs them;
+    when they change, this class is what to fix.
+    """
+
+    @staticmethod
+    def matching_constraints(constraints: Sequence[Any], manifest: Manifest,
+                             namespaces: Mapping[str, Mapping[str, Any]]) -> list[int]:
+        """The constraints whose `spec.match` selects the object, as the pipeline finds
+        them (`checker.pipeline._matching_constraints`)."""
+        from checker.pipeline import _matching_constraints
+
+        matched, errors = _matching_constraints(constraints, manifest, namespaces)
+        if errors:
+            raise SystemExit(f"constraint matching failed: {errors[0]}")
+        return matched
+
+    @staticmethod
+    def entries(checker: RegoChecker, matched: Sequence[int]) -> list[Any]:
+        """The entries `RegoChecker.check` switches on for an object: every conftest rule,
+        the matching constraints, the exception rules (`_rules`, `_constraints`,
+        `_exceptions`, set by `start()`)."""
+        return [*checker._rules, *(checker._constraints[i] for i in matched
+                                   if i in checker._constraints), *checker._exceptions]
+
+    @staticmethod
+    def ask_one(checker: RegoChecker, entry: Any, payload: Mapping[str, Any]) -> int:
+        """The per-entry fallback of `RegoChecker.check` (`_ask([entry], payload)`: the
+        run's fixed query text with one entry switched on); the number of findings."""
+        from checker.rego.evaluate import _EXCEPTION_INFO
+
+        answers = checker._ask([entry], payload)
+        if entry.rule is _EXCEPTION_INFO:
+            return 0
+        return Private.violations(answers.get(entry.key, []), entry.rule)
+
+    @staticmethod
+    def violations(value: Any, rule: RuleInfo) -> int:
+        """How many findings an answer holds, read as `RegoChecker` reads it
+        (`checker.rego.evaluate._violations`)."""
+        from checker.rego.evaluate import _violations
+
+        return sum(1 for _ in _violations(value, rule))
+
+
 # --------------------------------------------------------------------------- measuring
 
 
 class TimedEngine:
     """A `RegoEngine` that adds up the time spent inside `query`, and apart from it the
-    time of each query string's first run (when the engine prepares it)."""
+    time of each query text's first run (when the engine prepares it); it also records the
+    distinct texts asked since `reset()`."""
 
     def __init__(self, engine: RegoEngine) -> None:
         self.engine = engine
@@ -373,6 +434,7 @@ class TimedEngine:
     def reset(self) -> None:
         self.seconds = self.prepare_seconds = 0.0
         self.queries = self.prepares = 0
+        self.used: set[str] = set()
 
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> Any:
         self.seen.clear()
@@ -386,6 +448,7 @@ class TimedEngine:
             took = time.perf_counter() - started
             self.seconds += took
             self.queries += 1
+            self.used.add(query)
             if query not in self.seen:
                 self.seen.add(query)
                 self.prepares += 1
@@ -402,10 +465,12 @@ class Phase:
     seconds: float
     queries: int
     objects: int
+    texts: int
     prepares: int
     prepare_seconds: float
     engine_seconds: float
     findings: int | None = None
+    worker_rss_mb: float | None = None
 
     @property
     def steady_seconds(self) -> float:
@@ -431,6 +496,7 @@ class Run:
     objects: int
     rules: int
     constraints: int
+    exception_rules: int
     entries_per_object: float
     objects_with_constraints: int
     batched_query_texts: int
@@ -439,6 +505,8 @@ class Run:
     match_seconds: float
     worker_load_seconds: float
     inprocess_load_seconds: float | None
+    fallback_objects: int
+    fallback_batched_ms_per_object: float | None = None
     phases: list[Phase] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
 
@@ -479,45 +547,85 @@ def batched_inputs(policies: RegoPolicies, manifests: Sequence[Manifest],
 def _phase(name: str, what: str, engine: TimedEngine, started: float, objects: int,
            findings: int | None = None) -> Phase:
     return Phase(name, what, time.perf_counter() - started, engine.queries, objects,
-                 engine.prepares, engine.prepare_seconds, engine.seconds, findings)
+                 len(engine.used), engine.prepares, engine.prepare_seconds, engine.seconds,
+                 findings)
 
 
 def batched(name: str, what: str, engine: TimedEngine, checker: RegoChecker,
-            manifests: Sequence[Manifest], indexes: Sequence[Sequence[int]]) -> Phase:
-    """The product path: `RegoChecker.check` on every object."""
+            manifests: Sequence[Manifest], indexes: Sequence[Sequence[int]]
+            ) -> tuple[Phase, list[float], list[int]]:
+    """The product path: `RegoChecker.check` on every object; also each object's time and
+    findings."""
+    engine.reset()
+    times, findings = [], []
+    started = time.perf_counter()
+    for manifest, matched in zip(manifests, indexes):
+        begun = time.perf_counter()
+        outcomes, errors = checker.check(manifest, matched)
+        times.append(time.perf_counter() - begun)
+        if errors:
+            raise SystemExit(f"{name}: {errors[0]}")
+        findings.append(len(outcomes))
+    return _phase(name, what, engine, started, len(manifests), sum(findings)), times, findings
+
+
+def fallback(engine: TimedEngine, checker: RegoChecker, sample: Sequence[int],
+             indexes: Sequence[Sequence[int]], payloads: Sequence[Any]) -> Phase:
+    """The product's per-entry path on the sampled objects: every applicable entry asked
+    on its own through the run's fixed query text."""
     engine.reset()
     findings = 0
     started = time.perf_counter()
-    for manifest, matched in zip(manifests, indexes):
-        outcomes, errors = checker.check(manifest, matched)
-        if errors:
-            raise SystemExit(f"{name}: {errors[0]}")
-        findings += len(outcomes)
-    return _phase(name, what, engine, started, len(manifests), findings)
+    for i in sample:
+        for entry in Private.entries(checker, indexes[i]):
+            findings += Private.ask_one(checker, entry, payloads[i])
+    return _phase("fallback", "worker, `RegoChecker` per-entry path (fixed text, one entry "
+                  "on)", engine, started, len(sample), findings)
 
 
-def per_rule(engine: TimedEngine, checker: RegoChecker, manifests: Sequence[Manifest],
-             indexes: Sequence[Sequence[int]], payloads: Sequence[Any]) -> Phase:
-    """One query per applicable rule (and exception rule) per object, no batching; each
-    query gets only the part of the batched input it reads."""
+def per_rule_queries(policies: RegoPolicies) -> tuple[list[tuple[str, RuleInfo]], list[str],
+                                                      list[tuple[str, RuleInfo, Any]]]:
+    """The naive peer's query texts, one per rule: conftest rules and exception rules
+    (asked with the object as input), constraints (with `review` and `parameters`)."""
+    def text(ref: str) -> str:
+        return f"result := [x | x := {ref}]"
+
+    rules = [(text(rule.ref), rule.info) for rule in policies.rules]
+    exceptions = [text(f"data.{package}.exception")
+                  for package in sorted(policies.exception_packages)]
+    constraints = [(text(c.ref), c.info, c.parameters if c.parameters is not None else {})
+                   for c in policies.constraints]
+    return rules, exceptions, constraints
+
+
+def per_rule(engine: TimedEngine, policies: RegoPolicies, indexes: Sequence[Sequence[int]],
+             payloads: Sequence[Any]) -> Phase:
+    """One query per applicable rule, exception rule and matching constraint per object,
+    each rule with a query text of its own; each query gets only the input its rule reads
+    (the object; `review` with the object and the constraint's parameters)."""
+    rules, exceptions, constraints = per_rule_queries(policies)
+
+    def ask(query: str, input: Any) -> Any:
+        rows = engine.query(query, input, DEFAULT_RULE_TIMEOUT)
+        return rows[0]["result"] if rows else []
+
     engine.reset()
     findings = 0
     started = time.perf_counter()
     for matched, payload in zip(indexes, payloads):
-        constraints = [checker._constraints[i] for i in matched if i in checker._constraints]
-        obj = payload["object"] if constraints else payload
-        for entry in checker._rules:
-            answers = checker._ask([entry], obj, False)
-            findings += len(list(_violations(answers.get(entry.key, []), entry.rule)))
-        for entry in checker._exceptions:
-            checker._ask([entry], obj, False)
-        if constraints:
-            wrapped = {"review": payload["review"]}
-            for entry in constraints:
-                answers = checker._ask([entry], wrapped, True)
-                findings += len(list(_violations(answers.get(entry.key, []), entry.rule)))
-    return _phase("per rule", "worker, one query per rule per object", engine, started,
-                  len(manifests), findings)
+        obj = payload["object"]
+        for query, info in rules:
+            findings += Private.violations(ask(query, obj), info)
+        for query in exceptions:
+            ask(query, obj)
+        if matched:
+            rv = {**payload["review"], "object": obj}
+            for index in matched:
+                query, info, parameters = constraints[index]
+                findings += Private.violations(
+                    ask(query, {"review": rv, "parameters": parameters}), info)
+    return _phase("per rule", "worker, one query (and text) per rule per object", engine,
+                  started, len(payloads), findings)
 
 
 def trivial(name: str, what: str, engine: TimedEngine, payloads: Sequence[Any]) -> Phase:
@@ -566,22 +674,25 @@ def prepare(documents: int, rules: int, work: Path) -> tuple[list[Manifest], Reg
     return loaded.manifests, ruleset.rego
 
 
-def measure(documents: int, rules: int, work: Path, inprocess: bool) -> Run:
+def measure(documents: int, rules: int, work: Path, inprocess: bool,
+            fallback_objects: int) -> Run:
     manifests, policies = prepare(documents, rules, work)
     inventory = gatekeeper_inventory(manifests)
     estate = Estate(manifests)
-    tier_data = _tier_data(estate, TierResolver(Config().tiers, estate.namespaces))
+    names = {m.resource.namespace for m in manifests if m.resource.namespace}
+    tier_data = rego_data(TierResolver(Config().tiers, estate.namespaces),
+                          names | set(estate.namespaces))
     namespaces = {name: m.obj for name, m in estate.namespaces.items()}
     started = time.perf_counter()
-    indexes = []
-    for manifest in manifests:
-        matched, errors = _matching_constraints(policies.constraints, manifest, namespaces)
-        if errors:
-            raise SystemExit(f"constraint matching failed: {errors[0]}")
-        indexes.append(matched)
+    indexes = [Private.matching_constraints(policies.constraints, manifest, namespaces)
+               for manifest in manifests]
     match_seconds = time.perf_counter() - started
     payloads, texts = batched_inputs(policies, manifests, indexes, inventory, tier_data)
+    objects = len(manifests)
+    step = max(1, objects // fallback_objects) if fallback_objects > 0 else 0
+    sample = list(range(0, objects, step))[:fallback_objects] if step else []
 
+    before = {p.pid for p in multiprocessing.active_children()}
     worker = WorkerEngine(default_timeout=DEFAULT_RULE_TIMEOUT)
     engine = TimedEngine(worker)
     checker = RegoChecker(engine, policies, timeout=DEFAULT_RULE_TIMEOUT)
@@ -590,26 +701,48 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool) -> Run:
     worker_load = time.perf_counter() - started
     if problems:
         raise SystemExit(f"policies do not compile: {problems[0]}")
-    entries = len(checker._rules) + len(checker._exceptions) + sum(map(len, indexes)) / len(
-        manifests)
+    spawned = [p.pid for p in multiprocessing.active_children() if p.pid not in before]
+    pid = spawned[0] if len(spawned) == 1 else None  # the worker, for its RSS
+    exception_rules = len(policies.exception_packages)
+    entries = len(policies.rules) + exception_rules + sum(map(len, indexes)) / objects
     run = Run(
-        documents=documents, objects=len(manifests), rules=len(checker._rules),
-        constraints=len(checker._constraints), entries_per_object=round(entries, 2),
+        documents=documents, objects=objects, rules=len(policies.rules),
+        constraints=len(policies.constraints), exception_rules=exception_rules,
+        entries_per_object=round(entries, 2),
         objects_with_constraints=sum(1 for i in indexes if i), batched_query_texts=texts,
         payload_bytes_mean=round(sum(len(json.dumps(p)) for p in payloads) / len(payloads)),
         inventory_bytes=len(json.dumps(inventory)), match_seconds=match_seconds,
-        worker_load_seconds=worker_load, inprocess_load_seconds=None)
-    pid = worker._process.pid if worker._process is not None else None
+        worker_load_seconds=worker_load, inprocess_load_seconds=None,
+        fallback_objects=len(sample))
+
+    def add(phase: Phase) -> None:
+        phase.worker_rss_mb = rss_mb(pid) if pid is not None else None
+        run.phases.append(phase)
+
     try:
         run.rss_mb["worker after load"] = rss_mb(pid)
-        run.phases.append(trivial("floor", "worker, `x := 1`, same input", engine, payloads))
-        run.phases.append(trivial("hop", "worker, `x := 1`, input `{}`", engine,
-                                  [{}] * len(payloads)))
-        run.phases.append(batched("batched", "worker, `RegoChecker` (product path)", engine,
-                                  checker, manifests, indexes))
+        add(trivial("floor", "worker, `x := 1`, same input", engine, payloads))
+        add(trivial("hop", "worker, `x := 1`, input `{}`", engine, [{}] * len(payloads)))
+        phase, times, findings = batched("batched", "worker, `RegoChecker.check` (product "
+                                         "path)", engine, checker, manifests, indexes)
+        add(phase)
         run.rss_mb["worker peak after batched"] = rss_mb(pid, "VmHWM")
-        run.phases.append(per_rule(engine, checker, manifests, indexes, payloads))
+        if sample:
+            phase = fallback(engine, checker, sample, indexes, payloads)
+            expected = sum(findings[i] for i in sample)
+            if phase.findings != expected:
+                print(f"warning: fallback found {phase.findings} findings on the sample, "
+                      f"batched {expected}", file=sys.stderr)
+            add(phase)
+            # first object is in the sample and paid the prepare: compare steady times
+            run.fallback_batched_ms_per_object = 1000 * sum(times[i] for i in sample[1:]) / max(
+                1, len(sample) - 1)
+            run.rss_mb["worker peak after fallback"] = rss_mb(pid, "VmHWM")
+        add(per_rule(engine, policies, indexes, payloads))
         run.rss_mb["worker peak after per rule"] = rss_mb(pid, "VmHWM")
+        if run.phases[-1].findings != phase_named(run, "batched").findings:
+            print(f"warning: per rule found {run.phases[-1].findings} findings, batched "
+                  f"{phase_named(run, 'batched').findings}", file=sys.stderr)
     finally:
         engine.close()
     run.rss_mb["parent peak"] = rss_mb(None, "VmHWM")
@@ -623,12 +756,17 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool) -> Run:
         try:
             run.phases.append(trivial("in-process floor", "`InProcessEngine`, `x := 1`, same "
                                       "input", local, payloads))
-            run.phases.append(batched("in-process batched", "`InProcessEngine`, `RegoChecker`",
-                                      local, local_checker, manifests, indexes))
+            run.phases.append(batched("in-process batched", "`InProcessEngine`, "
+                                      "`RegoChecker.check`", local, local_checker, manifests,
+                                      indexes)[0])
         finally:
             local.close()
         run.rss_mb["parent peak after in-process"] = rss_mb(None, "VmHWM")
     return run
+
+
+def phase_named(run: Run, name: str) -> Phase:
+    return next(p for p in run.phases if p.name == name)
 
 
 def report(run: Run) -> str:
@@ -637,10 +775,10 @@ def report(run: Run) -> str:
     floor, batch, naive = by_name["floor"], by_name["batched"], by_name["per rule"]
     lines = [
         (f"{run.documents:,} documents → {run.objects:,} objects; {run.rules} conftest rules"
-         f" + {run.constraints} Gatekeeper constraints + 1 exception rule; "
-         f"{run.entries_per_object:g} rule evaluations per object on average "
+         f" + {run.constraints} Gatekeeper constraints + {run.exception_rules} exception "
+         f"rule(s); {run.entries_per_object:g} rule evaluations per object on average "
          f"({run.objects_with_constraints:,} objects matched by a constraint; "
-         f"{run.batched_query_texts} distinct batched query texts)"),
+         f"{run.batched_query_texts} distinct batched query text(s))"),
         (f"input per object {run.payload_bytes_mean:,.0f} B of JSON (mean, batched payload); "
          f"inventory {run.inventory_bytes / 1e6:.1f} MB of JSON"),
         f"load (spawn + compile + data + inventory): worker {run.worker_load_seconds:.2f} s"
@@ -649,26 +787,37 @@ def report(run: Run) -> str:
         f"constraint matching (Python, once per object): {run.match_seconds:.2f} s",
         "RSS: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in run.rss_mb.items()),
         "",
-        ("| phase | what | queries | total s | ms/object | prepared (s) | steady ms/object "
-         "| steady µs/query | steady ÷ floor | findings |"),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ("| phase | what | objects | queries | texts (new) | prepare s | total s | ms/object "
+         "| steady ms/object | steady µs/query | steady ÷ floor | findings | worker RSS MB |"),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in run.phases:
         lines.append(
-            f"| {p.name} | {p.what} | {p.queries:,} | {p.seconds:.2f} | "
-            f"{p.ms_per_object:.3f} | {p.prepares} ({p.prepare_seconds:.2f}) | "
-            f"{p.steady_ms_per_object:.3f} | {p.steady_us_per_query:.0f} | "
-            f"{p.steady_seconds / floor.steady_seconds:.2f}× | "
-            f"{'' if p.findings is None else f'{p.findings:,}'} |")
+            f"| {p.name} | {p.what} | {p.objects:,} | {p.queries:,} | {p.texts} "
+            f"({p.prepares}) | {p.prepare_seconds:.2f} | {p.seconds:.2f} | "
+            f"{p.ms_per_object:.3f} | {p.steady_ms_per_object:.3f} | "
+            f"{p.steady_us_per_query:.0f} | "
+            f"{p.steady_ms_per_object / floor.steady_ms_per_object:.2f}× | "
+            f"{'' if p.findings is None else f'{p.findings:,}'} | "
+            f"{'' if p.worker_rss_mb is None else f'{p.worker_rss_mb:,.0f}'} |")
     lines += [
         "",
         (f"batched ÷ floor (steady): {batch.steady_seconds / floor.steady_seconds:.2f}×; "
          f"per rule ÷ batched: {naive.seconds / batch.seconds:.2f}× total, "
          f"{naive.steady_seconds / batch.steady_seconds:.2f}× steady"),
         (f"batched: {batch.engine_seconds / batch.seconds:.0%} of the time inside engine.query "
-         f"({batch.prepare_seconds / batch.seconds:.0%} preparing new query strings), the rest "
+         f"({batch.prepare_seconds / batch.seconds:.0%} preparing new query texts), the rest "
          "in RegoChecker (Python)"),
+        (f"prepare per new text: batched {batch.prepare_seconds / max(1, batch.prepares):.2f}"
+         f" s, per rule {naive.prepare_seconds / max(1, naive.prepares):.2f} s"),
     ]
+    if "fallback" in by_name and run.fallback_batched_ms_per_object:
+        back = by_name["fallback"]
+        lines.append(
+            f"fallback on {back.objects:,} objects: {back.steady_ms_per_object:.2f} ms/object "
+            f"steady, {back.prepares} new text(s); batched on the same objects "
+            f"{run.fallback_batched_ms_per_object:.2f} ms/object "
+            f"({back.steady_ms_per_object / run.fallback_batched_ms_per_object:.1f}×)")
     if "in-process batched" in by_name:
         local, local_floor = by_name["in-process batched"], by_name["in-process floor"]
         lines.append(
@@ -683,6 +832,8 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--rules", type=int, default=20,
                         help=f"conftest rules ({len(RULES)} distinct; more repeat them)")
+    parser.add_argument("--fallback-objects", type=int, default=500,
+                        help="objects (evenly spaced) for the fallback phase; 0 skips it")
     parser.add_argument("--no-inprocess", action="store_true",
                         help="skip the in-process (no worker) phases")
     parser.add_argument("--work", type=Path, default=None,
@@ -690,16 +841,19 @@ def main() -> None:
                         "temporary directory, removed at the end)")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     args = parser.parse_args()
-    if args.documents < 1 or args.rules < 1:
-        parser.error("--documents and --rules must be at least 1")
+    if args.documents < 1 or args.rules < 1 or args.fallback_objects < 0:
+        parser.error("--documents and --rules must be at least 1, --fallback-objects at "
+                     "least 0")
     started = time.perf_counter()
+    options = (not args.no_inprocess, args.fallback_objects)
     if args.work is not None:
-        run = measure(args.documents, args.rules, args.work, not args.no_inprocess)
+        run = measure(args.documents, args.rules, args.work, *options)
     else:
         with tempfile.TemporaryDirectory(prefix="gitops-bench-rego-") as work:
-            run = measure(args.documents, args.rules, Path(work), not args.no_inprocess)
+            run = measure(args.documents, args.rules, Path(work), *options)
     print(report(run))
-    print(f"\n(bench wall time {time.perf_counter() - started:.0f} s, {os.cpu_count()} CPUs)")
+    print(f"\n(bench wall time {time.perf_counter() - started:.0f} s, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     if args.json is not None:
         data = asdict(run)
         for phase, raw in zip(run.phases, data["phases"]):
