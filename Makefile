@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/gitops-checker check fixtures/example-estate; echo "gitops-checker exit code: $$?"
+	$(VENV)/bin/gitops-checker check fixtures/estates/odoo-finance; echo "gitops-checker exit code: $$?"
 
 test: install
 	$(PY) -m pytest
