@@ -173,7 +173,7 @@ def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
     invalid = TIER_RULES["TIER001"]
     if stamper.enabled(invalid):
         findings.extend(stamper.stamp(invalid, violation, manifest)
-                        for manifest, violation in tier_label_violations(estate.namespaces))
+                        for manifest, violation in tier_label_violations(tiers))
     return findings
 
 

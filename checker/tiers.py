@@ -160,12 +160,15 @@ RULES = {
 }
 
 
-def tier_label_violations(namespaces: Mapping[str, Manifest]
-                          ) -> list[tuple[Manifest, Violation]]:
-    return [(manifest, Violation(
-        f"tier label {value!r} is not one of {', '.join(TIERS)}; the namespace is treated "
-        "as the configured fallback", "/metadata/labels/" + TIER_LABEL.replace("/", "~1")))
-        for manifest, value in invalid_tier_labels(namespaces)]
+def tier_label_violations(resolver: TierResolver) -> list[tuple[Manifest, Violation]]:
+    found = []
+    for manifest, value in invalid_tier_labels(resolver.namespaces):
+        tier, source = resolver.explain(manifest)
+        found.append((manifest, Violation(
+            f"tier label {value!r} is not one of {', '.join(TIERS)}; the namespace is "
+            f"treated as {tier} ({source})",
+            "/metadata/labels/" + TIER_LABEL.replace("/", "~1"))))
+    return found
 
 
 def rego_data(resolver: TierResolver, namespace_names: Iterable[str]) -> dict[str, Any]:

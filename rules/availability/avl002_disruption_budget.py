@@ -9,7 +9,9 @@ the incident it was meant to prevent.
 What is checked, for Deployments and StatefulSets with at least one replica in tiers whose
 `require_pdb` is true (tier requirement; critical by default):
 
-- a PodDisruptionBudget (policy/v1) of the same namespace selects the workload's pods
+- with more than one replica, a PodDisruptionBudget (policy/v1) of the same namespace selects
+  the workload's pods (a singleton gets no finding here: no budget can keep it available
+  during a drain; AVL001 reports its replica count)
   (`spec.selector` evaluated against the pod template's labels; a missing selector selects
   nothing, `{}` everything) — else a finding on the workload;
 - exactly one: a pod selected by two budgets cannot be evicted at all (the eviction API refuses
@@ -74,6 +76,8 @@ def check(estate: Estate, ctx: RuleContext) -> Iterator[tuple[Manifest, Violatio
         if count is None or count.high < 1:
             continue
         found = budgets(estate, workload)
+        if not found and count.high < 2:
+            continue  # a singleton: no budget can help it; AVL001 reports the replica count
         if not found:
             labels = ", ".join(f"{k}={v}" for k, v in pod_labels(workload).items()) or "none"
             yield workload, Violation(

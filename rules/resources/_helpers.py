@@ -179,13 +179,41 @@ def _configmap_sources(volume: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]
             yield source["configMap"]
 
 
+def _secret_configs(manifest: Manifest, estate: Estate, volume: Mapping[str, Any],
+                    patterns: Sequence[str]) -> list[str]:
+    """Secrets of a volume that may hold a matching config file: by their `items` paths, by
+    the keys of the Secret when the estate declares it, or unknown (then assumed so)."""
+    sources = [(as_map(volume.get("secret")), "secretName")] + [
+        (as_map(as_map(p).get("secret")), "name")
+        for p in as_list(as_map(volume.get("projected")).get("sources"))]
+    found = []
+    for source, name_key in sources:
+        name = source.get(name_key)
+        if not isinstance(name, str):
+            continue
+        items = source.get("items")
+        if isinstance(items, list):
+            files = [str(as_map(i).get("path", "")) for i in items]
+        else:
+            declared = next((m for m in estate.of_kind("Secret", "")
+                             if m.resource.name == name
+                             and m.resource.namespace == namespace_of(manifest)), None)
+            if declared is None:
+                found.append(f"Secret {name}")
+                continue
+            files = [*as_map(declared.obj.get("data")), *as_map(declared.obj.get("stringData"))]
+        if any(fnmatch.fnmatchcase(f.rsplit("/", 1)[-1], p) for f in files for p in patterns):
+            found.append(f"Secret {name}")
+    return found
+
+
 def mounted_configs(manifest: Manifest, estate: Estate, container: Container,
                     patterns: Sequence[str] = ("*.conf",)) -> MountedConfig:
     """The ConfigMap files a container reads: the pod's configMap (and projected) volumes
     mounted by the container itself or by an init container (charts often copy config from
     a mounted ConfigMap to an emptyDir in an init container), whose file name matches one of
     `patterns`. `items` are honoured (only those keys, under their `path`). ConfigMaps the
-    estate does not declare are listed in `missing`."""
+    estate does not declare, and mounted Secrets (not read), are listed in `missing`."""
     found = pod_spec(manifest)
     if found is None:
         return MountedConfig([], [])
@@ -205,6 +233,10 @@ def mounted_configs(manifest: Manifest, estate: Estate, container: Container,
         volume = as_map(volume)
         if volume.get("name") not in mounted:
             continue
+        # A Secret volume may hold the config file (Odoo's odoo.conf carries the database
+        # password): its content is not read, so the settings are unknown, as for a
+        # ConfigMap the estate does not declare.
+        missing.extend(_secret_configs(manifest, estate, volume, patterns))
         for source in _configmap_sources(volume):
             name = source.get("name")
             if not isinstance(name, str):

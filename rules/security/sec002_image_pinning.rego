@@ -18,7 +18,8 @@ digest_pattern := `@sha256:[0-9a-f]{64}$`
 #
 #   Checked: every container, init container and ephemeral container of Pods, Deployments,
 #   StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs; one
-#   finding per container, at its `image`. A reference with a digest is pinned whatever its
+#   finding per container, at its `image` (and per CloudNativePG `Cluster`, at its
+#   `spec.imageName`). A reference with a digest is pinned whatever its
 #   tag (`odoo:17.0@sha256:…`). Registry ports are not mistaken for tags
 #   (`registry:5000/odoo` has no tag).
 #
@@ -52,6 +53,20 @@ deny contains result if {
 	result := {
 		"msg": sprintf("%s: image %s %s", [lib.container_label(entry), image, problem]),
 		"pointer": sprintf("%s/image", [entry.pointer]),
+	}
+}
+
+# The PostgreSQL image of a CloudNativePG cluster: the system of record's own image.
+deny contains result if {
+	input.apiVersion == "postgresql.cnpg.io/v1"
+	input.kind == "Cluster"
+	image := input.spec.imageName
+	is_string(image)
+	image != ""
+	problem := image_problem(image)
+	result := {
+		"msg": sprintf("CloudNativePG cluster %s: image %s %s", [input.metadata.name, image, problem]),
+		"pointer": "/spec/imageName",
 	}
 }
 

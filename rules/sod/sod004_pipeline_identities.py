@@ -37,7 +37,8 @@ question altogether; only do that when another control covers it.
 Options:
 
 - `ci_identities`: subject patterns of CI identities. Default: ServiceAccounts (any
-  namespace) named `ci`, `*-ci`, `gitlab-runner*`, `github-actions*`, `jenkins*`, `tekton*`.
+  namespace) named `ci`, `*-ci`, `ci-*`, `*-runner`, `gitlab-runner*`, `github-actions*`,
+  `jenkins*`, `tekton*`, and every ServiceAccount of a namespace named `ci` or `*-ci`.
   Tekton's pipelines controller matches `tekton*` and is bound cluster-wide to its
   tenant-access ClusterRole, which in stock releases has included Secrets (for the
   credentials of TaskRuns): that is reported, on purpose, like any other CI identity.
@@ -100,9 +101,10 @@ METADATA = {
     "kinds": ["rbac.authorization.k8s.io/ClusterRoleBinding",
               "rbac.authorization.k8s.io/RoleBinding"],
     "options": {
-        "ci_identities": [_sa("*", "ci"), _sa("*", "*-ci"), _sa("*", "gitlab-runner*"),
-                          _sa("*", "github-actions*"), _sa("*", "jenkins*"),
-                          _sa("*", "tekton*")],
+        "ci_identities": [_sa("*", "ci"), _sa("*", "*-ci"), _sa("*", "ci-*"),
+                          _sa("*", "*-runner"), _sa("ci", "*"), _sa("*-ci", "*"),
+                          _sa("*", "gitlab-runner*"), _sa("*", "github-actions*"),
+                          _sa("*", "jenkins*"), _sa("*", "tekton*")],
         "gitops_controllers": [_sa("argocd", "argocd-application-controller"),
                                _sa("flux-system", "kustomize-controller"),
                                _sa("flux-system", "helm-controller")],
