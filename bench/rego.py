@@ -715,18 +715,21 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool,
         worker_load_seconds=worker_load, inprocess_load_seconds=None,
         fallback_objects=len(sample))
 
+    def worker_rss(key: str = "VmRSS") -> float:
+        return rss_mb(pid, key) if pid is not None else float("nan")
+
     def add(phase: Phase) -> None:
-        phase.worker_rss_mb = rss_mb(pid) if pid is not None else None
+        phase.worker_rss_mb = worker_rss()
         run.phases.append(phase)
 
     try:
-        run.rss_mb["worker after load"] = rss_mb(pid)
+        run.rss_mb["worker after load"] = worker_rss()
         add(trivial("floor", "worker, `x := 1`, same input", engine, payloads))
         add(trivial("hop", "worker, `x := 1`, input `{}`", engine, [{}] * len(payloads)))
         phase, times, findings = batched("batched", "worker, `RegoChecker.check` (product "
                                          "path)", engine, checker, manifests, indexes)
         add(phase)
-        run.rss_mb["worker peak after batched"] = rss_mb(pid, "VmHWM")
+        run.rss_mb["worker peak after batched"] = worker_rss("VmHWM")
         if sample:
             phase = fallback(engine, checker, sample, indexes, payloads)
             expected = sum(findings[i] for i in sample)
@@ -737,9 +740,9 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool,
             # first object is in the sample and paid the prepare: compare steady times
             run.fallback_batched_ms_per_object = 1000 * sum(times[i] for i in sample[1:]) / max(
                 1, len(sample) - 1)
-            run.rss_mb["worker peak after fallback"] = rss_mb(pid, "VmHWM")
+            run.rss_mb["worker peak after fallback"] = worker_rss("VmHWM")
         add(per_rule(engine, policies, indexes, payloads))
-        run.rss_mb["worker peak after per rule"] = rss_mb(pid, "VmHWM")
+        run.rss_mb["worker peak after per rule"] = worker_rss("VmHWM")
         if run.phases[-1].findings != phase_named(run, "batched").findings:
             print(f"warning: per rule found {run.phases[-1].findings} findings, batched "
                   f"{phase_named(run, 'batched').findings}", file=sys.stderr)
