@@ -68,7 +68,9 @@ from checker.pyrules import Estate
 from checker.rego.engine import InProcessEngine, RegoEngine
 from checker.rego.evaluate import RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
+from checker.rego.gatekeeper import review
 from checker.rego.worker import WorkerEngine
+from checker.secrets import masked
 from checker.tiers import TierResolver, rego_data
 
 GATEKEEPER_FIXTURES = REPO / "tests" / "fixtures" / "rego" / "gatekeeper"
@@ -688,6 +690,9 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool,
                for manifest in manifests]
     match_seconds = time.perf_counter() - started
     payloads, texts = batched_inputs(policies, manifests, indexes, inventory, tier_data)
+    # The per-entry fallback and the per-rule peer need the object and its review apart,
+    # whichever of its two texts the product used for the object.
+    wrapped = [{"object": masked(m.obj), "review": review(m)} for m in manifests]
     objects = len(manifests)
     step = max(1, objects // fallback_objects) if fallback_objects > 0 else 0
     sample = list(range(0, objects, step))[:fallback_objects] if step else []
@@ -731,7 +736,7 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool,
         add(phase)
         run.rss_mb["worker peak after batched"] = worker_rss("VmHWM")
         if sample:
-            phase = fallback(engine, checker, sample, indexes, payloads)
+            phase = fallback(engine, checker, sample, indexes, wrapped)
             expected = sum(findings[i] for i in sample)
             if phase.findings != expected:
                 print(f"warning: fallback found {phase.findings} findings on the sample, "
@@ -741,7 +746,7 @@ def measure(documents: int, rules: int, work: Path, inprocess: bool,
             run.fallback_batched_ms_per_object = 1000 * sum(times[i] for i in sample[1:]) / max(
                 1, len(sample) - 1)
             run.rss_mb["worker peak after fallback"] = worker_rss("VmHWM")
-        add(per_rule(engine, policies, indexes, payloads))
+        add(per_rule(engine, policies, indexes, wrapped))
         run.rss_mb["worker peak after per rule"] = worker_rss("VmHWM")
         if run.phases[-1].findings != phase_named(run, "batched").findings:
             print(f"warning: per rule found {run.phases[-1].findings} findings, batched "
