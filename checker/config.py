@@ -16,6 +16,8 @@ from checker.exceptions import ConfigException
 from checker.findings import RuleSettings
 from checker.model import Severity
 from checker.parse import Document, parse_yaml
+from checker.render.stage import RenderSettings
+from checker.render.stage import settings_from as render_settings
 from checker.schema import DEFAULT_VERSION, SCHEMA_ROOT
 from checker.tiers import TierPolicy
 
@@ -48,6 +50,7 @@ class Config:
     baseline: str | None = None
     opa_url: str | None = None
     tiers: TierPolicy = field(default_factory=TierPolicy)
+    render: RenderSettings = field(default_factory=RenderSettings)
     path: str | None = None
 
     @classmethod
@@ -79,6 +82,7 @@ class Config:
             baseline=data.get("baseline"),
             opa_url=data.get("opa_url"),
             tiers=TierPolicy.from_config(data.get("tiers")),
+            render=render_settings(data.get("render")),
             path=path,
         )
 

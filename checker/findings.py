@@ -83,6 +83,8 @@ class Stamper:
             details.setdefault("tier_source", source)
         if configured and configured.severity:
             severity = configured.severity  # the config has the last word
+        if manifest is not None and manifest.origin:
+            details.setdefault("rendered_by", manifest.origin)
         if manifest is not None:
             line, column = self.position(manifest, violation.pointer)
             location = Location(manifest.location.path, line, column,

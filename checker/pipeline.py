@@ -35,6 +35,8 @@ from checker.rego.gatekeeper import Constraint, constraint_crd
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.match import MatchError, constraint_matches
 from checker.rego.worker import WorkerEngine
+from checker.render.stage import RULES as RENDER_RULES
+from checker.render.stage import load_estate, not_rendered_error, not_rendered_violation
 from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
 from checker.secrets import Redactor
@@ -69,7 +71,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         if progress is not None:
             progress(done, total)
 
-    loaded = load(candidates, default_namespace=config.namespace, progress=tick)
+    estate_load = load_estate(candidates, root=root, default_namespace=config.namespace,
+                              settings=config.render, progress=tick)
+    loaded = estate_load.loaded
     loaded.skipped.extend(skipped)
     source = SchemaSource(config.kubernetes_version, strict=config.strict)
     errors = list(loaded.errors)
@@ -93,6 +97,13 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     stamper = Stamper(position=locator.position, settings=settings, today=today,
                       tier_of=tiers.explain, redactor=redactor)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
+    not_rendered = RENDER_RULES["RND001"]
+    for item, _ in estate_load.not_rendered:
+        if config.render.strict:
+            errors.append(not_rendered_error(item))
+        elif stamper.enabled(not_rendered):
+            findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
+                                          path=item.path, line=item.line))
     findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
 
     names = {rule_id: info.name for rule_id, info in known.items()}

