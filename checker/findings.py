@@ -50,6 +50,9 @@ class Stamper:
     """Turns violations into findings, with the configuration and positions it needs."""
 
     position: Callable[[Manifest, str], tuple[int | None, int | None]]
+    locate: Callable[[Manifest, str], tuple[str | None, int | None, int | None]] | None = None
+    """(path, line, column) of a field, when it may live in another file than the object's
+    (a Kustomize patch); `position` otherwise."""
     settings: Mapping[str, RuleSettings] = field(default_factory=dict)
     today: dt.date = field(default_factory=dt.date.today)
     tier_of: Callable[[Manifest], tuple[str, str]] | None = None
@@ -86,8 +89,12 @@ class Stamper:
         if manifest is not None and manifest.origin:
             details.setdefault("rendered_by", manifest.origin)
         if manifest is not None:
-            line, column = self.position(manifest, violation.pointer)
-            location = Location(manifest.location.path, line, column,
+            if self.locate is not None:
+                where, line, column = self.locate(manifest, violation.pointer)
+            else:
+                where = manifest.location.path
+                line, column = self.position(manifest, violation.pointer)
+            location = Location(where, line, column,
                                 manifest.location.pointer + violation.pointer)
         else:
             location = Location(path, line, None, violation.pointer)

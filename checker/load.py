@@ -29,6 +29,7 @@ from checker.parse import (
     compose_documents,
     parse_json,
     parse_yaml,
+    pointer_exists,
     walk_pointer,
 )
 
@@ -244,6 +245,24 @@ class Locator:
             return manifest.location.line, None
         node = walk_pointer(root, manifest.location.pointer + pointer, value=value)
         return node.start_mark.line + 1 + self._chunks[key][1], node.start_mark.column + 1
+
+    def locate(self, manifest: Manifest, pointer: str
+               ) -> tuple[str | None, int | None, int | None]:
+        """(path, line, column) of a field: in the object's source document, or, when only a
+        patch a renderer applied has the field, in that patch (the file a person edits)."""
+        line, column = self.position(manifest, pointer)
+        if not manifest.patches or not pointer:
+            return manifest.location.path, line, column
+        source = self._document_node(manifest.location.path or "", manifest.doc_index)
+        if source is not None and pointer_exists(source, manifest.location.pointer + pointer):
+            return manifest.location.path, line, column
+        for path, doc_index in reversed(manifest.patches):
+            patch = self._document_node(path, doc_index)
+            if patch is not None and pointer_exists(patch, pointer):
+                node = walk_pointer(patch, pointer)
+                return path, node.start_mark.line + 1 + self._chunks[(path, doc_index)][1], \
+                    node.start_mark.column + 1
+        return manifest.location.path, line, column
 
     def _document_node(self, path: str, doc_index: int) -> Node | None:
         """The composed document; every document of its part of the file is composed once."""

@@ -109,6 +109,9 @@ class Manifest:
     location: Location
     doc_index: int
     origin: str | None = None
+    patches: tuple[tuple[str, int], ...] = ()
+    """(path, document index) of the patches a renderer applied to the object, newest last:
+    a field the source document lacks is looked up there."""
 
     @property
     def key(self) -> ResourceKey:

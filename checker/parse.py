@@ -604,6 +604,25 @@ def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
 
 
 
+def pointer_exists(root: Node, pointer: str) -> bool:
+    """Whether every token of the pointer is in the document."""
+    node = root
+    for token in (t.replace("~1", "/").replace("~0", "~")
+                  for t in pointer.lstrip("/").split("/") if pointer):
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == token:
+                    node = value_node
+                    break
+            else:
+                return False
+        elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+            node = node.value[int(token)]
+        else:
+            return False
+    return True
+
+
 def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
     """The node a JSON pointer names, else the deepest ancestor that exists.
 

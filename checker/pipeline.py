@@ -94,7 +94,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     estate = Estate(loaded.manifests)
     tiers = TierResolver(config.tiers, estate.namespaces)
     redactor = Redactor.for_estate(loaded.manifests)
-    stamper = Stamper(position=locator.position, settings=settings, today=today,
+    stamper = Stamper(position=locator.position, locate=locator.locate, settings=settings,
+                      today=today,
                       tier_of=tiers.explain, redactor=redactor)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
     not_rendered = RENDER_RULES["RND001"]

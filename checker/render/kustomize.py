@@ -48,6 +48,7 @@ class Kustomization:
     data: Mapping[str, Any]
     local_dirs: list[Path] = field(default_factory=list)
     local_files: list[Path] = field(default_factory=list)
+    patch_files: list[Path] = field(default_factory=list)
     remote: list[str] = field(default_factory=list)
     is_component: bool = False
 
@@ -81,6 +82,23 @@ class KustomizeTree:
             files.update(kustomization.local_files)
             files.add(kustomization.file)
         return files
+
+    def patch_files(self, directory: Path) -> list[Path]:
+        """Patch files applied when building an overlay, bases' first (applied first)."""
+        ordered: list[Path] = []
+        seen: set[Path] = set()
+
+        def visit(current: Path) -> None:
+            if current in seen or current not in self.kustomizations:
+                return
+            seen.add(current)
+            kustomization = self.kustomizations[current]
+            for used in kustomization.local_dirs:
+                visit(used)
+            ordered.extend(kustomization.patch_files)
+
+        visit(directory)
+        return ordered
 
     def remote_of(self, directory: Path) -> list[str]:
         """Remote resources an overlay needs, through its local bases too."""
@@ -152,6 +170,11 @@ def _read(directory: Path, file: Path, display: Any,
         for item in data.get(key) or []:
             if isinstance(item, dict) and isinstance(item.get("path"), str):
                 entries.append(item["path"])
+                if key == "patches":
+                    kustomization.patch_files.append((directory / item["path"]).resolve())
+    for item in data.get("patchesStrategicMerge") or []:
+        if isinstance(item, str) and not _REMOTE.search(item) and "\n" not in item:
+            kustomization.patch_files.append((directory / item).resolve())
     for key in ("configMapGenerator", "secretGenerator"):
         for item in data.get(key) or []:
             if isinstance(item, dict):
@@ -218,6 +241,7 @@ def _quote(text: str) -> str:
 def _kustomize_error(stderr: str, wrapper: Path, root: Path) -> str:
     """Kustomize's message, with the temporary wrapper's paths made readable."""
     text = " ".join(line.strip() for line in stderr.strip().splitlines() if line.strip())
+    text = text.replace(os.path.relpath(root.resolve(), wrapper) + os.sep, "")
     text = text.replace(str(wrapper), "<build>")
     text = text.replace(str(root.resolve()) + os.sep, "")
     return text[:600] or "no message"

