@@ -12,6 +12,9 @@ import pathspec
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "node_modules", "__pycache__"})
 STDIN = "-"
+HELM_CHART = "Helm chart"
+HELM_ARCHIVE = "packaged Helm chart (.tgz)"
+"""Reasons under which discovery hands charts to the render stage instead of the loader."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +115,10 @@ def _walk(
             return False
 
         if "Chart.yaml" in filenames:
-            yield None, Skipped(relative_display(here, root),
-                                "Helm chart: not rendered (chart rendering is not built yet)")
+            # Templates are not YAML until rendered: the render stage takes the chart.
+            display = relative_display(here, root)
+            if not exclude_spec.match_file(display + "/") and not ignored(here, True):
+                yield None, Skipped(display, HELM_CHART)
             dirnames[:] = []
             continue
         kept_dirs = []
@@ -126,6 +131,11 @@ def _walk(
             pending[sub] = specs
         dirnames[:] = kept_dirs
         for name in sorted(filenames):
+            if name.lower().endswith(".tgz"):
+                display = relative_display(here / name, root)
+                if not exclude_spec.match_file(display) and not ignored(here / name, False):
+                    yield None, Skipped(display, HELM_ARCHIVE)
+                continue
             if not name.lower().endswith(MANIFEST_SUFFIXES):
                 continue
             path = here / name

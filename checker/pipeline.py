@@ -13,7 +13,9 @@ from typing import Any
 from checker import __version__, crds
 from checker.builtin import BUILTIN_RULES
 from checker.config import Config
-from checker.discover import Skipped, discover, relative_display
+from checker.deprecations import RULES as DEPRECATION_RULES
+from checker.deprecations import deprecation_findings
+from checker.discover import HELM_ARCHIVE, HELM_CHART, Skipped, discover, relative_display
 from checker.errors import ConfigError
 from checker.exceptions import RULES as EXCEPTION_RULES
 from checker.exceptions import (
@@ -71,8 +73,10 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         if progress is not None:
             progress(done, total)
 
+    charts = [root / s.display for s in skipped if s.reason in (HELM_CHART, HELM_ARCHIVE)]
+    skipped = [s for s in skipped if s.reason not in (HELM_CHART, HELM_ARCHIVE)]
     estate_load = load_estate(candidates, root=root, default_namespace=config.namespace,
-                              settings=config.render, progress=tick)
+                              settings=config.render, charts=charts, progress=tick)
     loaded = estate_load.loaded
     loaded.skipped.extend(skipped)
     source = SchemaSource(config.kubernetes_version, strict=config.strict)
@@ -99,8 +103,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
                       tier_of=tiers.explain, redactor=redactor)
     findings = list(_schema_findings(loaded, source, stamper, locator, errors))
     not_rendered = RENDER_RULES["RND001"]
-    for item, _ in estate_load.not_rendered:
-        if config.render.strict:
+    for item, partial in estate_load.not_rendered:
+        if config.render.strict and not partial:
             errors.append(not_rendered_error(item))
         elif stamper.enabled(not_rendered):
             findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
@@ -362,6 +366,14 @@ def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
             if item.value_is_yaml11:
                 rule_id, violation = _explain_yaml11(loaded, locator, manifest, violation)
             rule = SCHEMA_RULES[rule_id]
+            if stamper.enabled(rule):
+                yield stamper.stamp(rule, violation, manifest)
+        if any(item.rule_id == "SCH005" for item in items):
+            continue  # not served at all: SCH005 says so, with the replacement
+        resource = manifest.resource
+        for rule_id, violation in deprecation_findings(resource.api_version, resource.kind,
+                                                       source.kubernetes_version):
+            rule = DEPRECATION_RULES[rule_id]
             if stamper.enabled(rule):
                 yield stamper.stamp(rule, violation, manifest)
 

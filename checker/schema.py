@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from checker import crds
+from checker import crds, deprecations
 from checker.errors import ConfigError
 from checker.model import Manifest, RuleInfo, Severity, Violation
 
@@ -282,8 +282,11 @@ def validate(manifest: Manifest, source: SchemaSource,
             "/apiVersion"))]
     if validator is None:
         if is_builtin_group(group):
+            instead = deprecations.replacement(group, version, resource.kind,
+                                               source.kubernetes_version)
             return [SchemaViolation("SCH005", Violation(
                 f"{resource.api_version} {resource.kind} is not an API of Kubernetes "
-                f"{source.kubernetes_version} (removed, or misspelled)", "/apiVersion"))]
+                f"{source.kubernetes_version} (removed, or misspelled)"
+                + (f"; use {instead} instead" if instead else ""), "/apiVersion"))]
         return list(on_unknown(manifest)) if on_unknown else []
     return list(describe_errors(validator, manifest.obj))

@@ -489,7 +489,8 @@ def test_no_strict_hides_unknown_fields(cli: Cli) -> None:
 
 def test_kubernetes_version_selects_schemas(cli: Cli) -> None:
     run = cli.json("removed-api", "--kubernetes-version", "1.25")
-    assert_scenario(run, Scenario("removed-api@1.25", 1, [("SCH001", "hpa.yaml", 13)]))
+    assert_scenario(run, Scenario("removed-api@1.25", 1, [("DEP001", "hpa.yaml", 3),
+                                                          ("SCH001", "hpa.yaml", 13)]))
 
 
 def test_kubernetes_version_out_of_range(cli: Cli) -> None:

@@ -9,6 +9,8 @@ overlay that does not build is an error (its objects went unchecked).
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from checker.discover import Candidate, Skipped, relative_display
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
-from checker.render import NotRendered, Rendered, kustomize
+from checker.render import NotRendered, Rendered, apps, helm, kustomize
 
 RULES = {
     "RND001": RuleInfo(
@@ -37,19 +39,26 @@ class RenderSettings:
     """Not-rendered inputs are errors (exit 2) instead of RND001 findings."""
     standalone_bases: bool = False
     """Also check bases on their own, as if applied directly."""
+    repo_urls: tuple[str, ...] = ()
+    """URLs that mean this repository, besides its git remotes (for Argo CD and Flux apps)."""
 
 
 @dataclass
 class EstateLoad:
     loaded: LoadResult
-    not_rendered: list[tuple[NotRendered, Manifest | None]] = field(default_factory=list)
+    not_rendered: list[tuple[NotRendered, bool]] = field(default_factory=list)
+    """What could not be rendered, and whether only in part (an app rendered without a
+    setting it has, e.g. Flux postBuild substitutions): partial ones are never errors, since
+    the objects were checked."""
 
 
 def load_estate(candidates: Sequence[Candidate], *, root: Path,
                 default_namespace: str | None, settings: RenderSettings,
+                charts: Sequence[Path] = (),
                 progress: Callable[[], None] | None = None) -> EstateLoad:
-    """Load the candidates, render the Kustomize overlays among them, and return the objects
-    the cluster would get."""
+    """Load the candidates, render what the deployer renders, and return the objects the
+    cluster would get: apps (Argo CD, Flux) first, with their destinations and values, then
+    the Kustomize overlays and Helm charts no app deploys, as they stand."""
     def display(path: Path) -> str:
         return relative_display(path, root)
 
@@ -81,25 +90,117 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     loaded.skipped.extend(Skipped(p, "not listed by the kustomization of its directory "
                                      "(never deployed)") for p in unlisted)
     result = EstateLoad(loaded)
-    result.not_rendered.extend((p, None) for p in tree.problems)
+    result.not_rendered.extend((p, False) for p in tree.problems)
+    instructions, app_problems = apps.render_instructions(
+        [m for group in written.values() for m in group], root=root,
+        repos=apps.repo_identities(root, settings.repo_urls))
+    rendered_apps = {i.app for i in instructions}
+    result.not_rendered.extend((p, p.reason.split(": ", 1)[0] in rendered_apps)
+                               for p in app_problems)
+    deployed: set[Path] = set()
+    for instruction in instructions:
+        target = (root / instruction.path).resolve()
+        deployed.add(target)
+        if instruction.kind == "kustomize":
+            # Flux's targetNamespace sets every namespaced object's namespace (as Kustomize's
+            # `namespace:`); Argo CD's destination fills only those that declare none.
+            forced = instruction.namespace if instruction.app.startswith("Kustomization ") \
+                else None
+            _render_overlay(target, tree, result, written, display, root, default_namespace,
+                            instruction.app, instruction.namespace, forced)
+        elif instruction.kind == "helm":
+            _render_chart(target, result, written, root, default_namespace, instruction)
+        else:
+            _place_directory(loaded, target, display, instruction)
     for directory in tree.roots():
-        remote = tree.remote_of(directory)
-        if remote:
-            result.not_rendered.append((NotRendered(
-                display(directory), f"not rendered: remote resource(s) {', '.join(remote)} "
-                "are never fetched"), None))
-            continue
-        rendered, problems = kustomize.render(directory, root=root, display=display)
-        for problem in problems:
-            loaded.errors.append(ToolError("render", problem.reason, problem.path,
-                                           problem.line))
-        patches = [display(p) for p in tree.patch_files(directory)]
-        loaded.manifests.extend(_manifests(rendered, written, default_namespace, patches))
+        if directory not in deployed:
+            _render_overlay(directory, tree, result, written, display, root,
+                            default_namespace, None, None)
+    for chart in charts:
+        if chart.resolve() not in deployed:
+            _render_chart(chart.resolve(), result, written, root, default_namespace, None)
     return result
 
 
+def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,
+                    written: Mapping[str, list[Manifest]], display: Callable[[Path], str],
+                    root: Path, default_namespace: str | None, app: str | None,
+                    namespace: str | None, forced_namespace: str | None = None) -> None:
+    remote = tree.remote_of(directory)
+    if remote:
+        result.not_rendered.append((NotRendered(
+            display(directory), f"not rendered: remote resource(s) {', '.join(remote)} are "
+            "never fetched" + (f" (deployed by {app})" if app else "")), False))
+        return
+    rendered, problems = kustomize.render(directory, root=root, display=display, app=app,
+                                          namespace=namespace)
+    for problem in problems:
+        result.loaded.errors.append(ToolError("render", problem.reason, problem.path,
+                                              problem.line))
+    patches = [display(p) for p in tree.patch_files(directory)]
+    result.loaded.manifests.extend(_manifests(rendered, written, default_namespace, patches,
+                                              forced_namespace))
+
+
+def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Manifest]],
+                  root: Path, default_namespace: str | None,
+                  instruction: apps.RenderInstruction | None) -> None:
+    """A chart with the values its app gives (or its defaults, when no app deploys it)."""
+    if not (helm.is_chart_dir(chart) or helm.is_chart_archive(chart)):
+        return
+    if instruction is None:
+        name = chart.name.removesuffix(".tgz")
+        rendered, problems = helm.render_chart(chart, root=root, release=name,
+                                               namespace=default_namespace)
+    else:
+        rendered, problems = helm.render_chart(
+            chart, root=root, release=instruction.release or chart.name,
+            namespace=instruction.namespace or default_namespace, values=instruction.values,
+            value_files=[root / f for f in instruction.value_files], app=instruction.app)
+    for problem in problems:
+        if "not installed" in problem.reason or "not fetched" in problem.reason:
+            result.not_rendered.append((problem, False))
+        else:
+            result.loaded.errors.append(ToolError("render", problem.reason, problem.path,
+                                                  problem.line))
+    result.loaded.manifests.extend(_manifests(rendered, written, default_namespace))
+
+
+def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path], str],
+                     instruction: apps.RenderInstruction) -> None:
+    """A plain directory an app deploys: its objects are already loaded; those that declare
+    no namespace go to the app's destination, and the app is recorded."""
+    prefix = display(target).rstrip("/") + "/"
+    if prefix == "./":
+        prefix = ""
+    placed = []
+    for manifest in loaded.manifests:
+        path = manifest.location.path or ""
+        name = path.rpartition("/")[2]
+        inside = path.startswith(prefix) and (
+            instruction.directory_recurse or "/" not in path[len(prefix):]) and (
+            instruction.include is None or _glob_any(name, instruction.include)) and not (
+            instruction.exclude is not None and _glob_any(name, instruction.exclude))
+        if not inside:
+            placed.append(manifest)
+            continue
+        metadata = manifest.obj.get("metadata")
+        declared = isinstance(metadata, dict) and bool(metadata.get("namespace"))
+        resource = manifest.resource
+        namespace = resource.namespace
+        if not declared and instruction.namespace and not is_cluster_scoped(
+                resource.api_version, resource.kind):
+            namespace = instruction.namespace
+        origin = f"directory {display(target)} (app {instruction.app})"
+        placed.append(dataclasses.replace(
+            manifest, resource=dataclasses.replace(resource, namespace=namespace),
+            origin=origin))
+    loaded.manifests = placed
+
+
 def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest]],
-               default_namespace: str | None, patches: Sequence[str] = ()) -> list[Manifest]:
+               default_namespace: str | None, patches: Sequence[str] = (),
+               forced_namespace: str | None = None) -> list[Manifest]:
     """Rendered objects located in their source files (the document they came from, so that
     findings point at lines a person edits)."""
     manifests = []
@@ -110,7 +211,10 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
         name = str(metadata.get("name") or metadata.get("generateName") or "")
         namespace = metadata.get("namespace")
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-        if not isinstance(namespace, str) or not namespace:
+        if forced_namespace and not is_cluster_scoped(api_version, kind):
+            namespace = forced_namespace
+            obj = {**obj, "metadata": {**metadata, "namespace": forced_namespace}}
+        elif not isinstance(namespace, str) or not namespace:
             namespace = None
             fallback = item.origin.destination_namespace or default_namespace
             if fallback and not is_cluster_scoped(api_version, kind):
@@ -133,6 +237,13 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
     return manifests
 
 
+def _glob_any(name: str, patterns: str) -> bool:
+    """Argo CD's directory include/exclude: a glob, or `{a,b}` alternatives."""
+    text = patterns.strip()
+    options = text[1:-1].split(",") if text.startswith("{") and text.endswith("}") else [text]
+    return any(fnmatch.fnmatchcase(name, option.strip()) for option in options)
+
+
 def not_rendered_violation(item: NotRendered) -> Violation:
     return Violation(item.reason, "", {"not_rendered": item.path})
 
@@ -144,4 +255,5 @@ def not_rendered_error(item: NotRendered) -> ToolError:
 def settings_from(data: Mapping[str, Any] | None) -> RenderSettings:
     data = data or {}
     return RenderSettings(strict=bool(data.get("strict", False)),
-                          standalone_bases=bool(data.get("standalone_bases", False)))
+                          standalone_bases=bool(data.get("standalone_bases", False)),
+                          repo_urls=tuple(data.get("repo_urls", ())))
