@@ -169,7 +169,9 @@ def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Ma
 def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path], str],
                      instruction: apps.RenderInstruction) -> None:
     """A plain directory an app deploys: its objects are already loaded; those that declare
-    no namespace go to the app's destination, and the app is recorded."""
+    no namespace go to the app's destination (every namespaced one, for a Flux
+    targetNamespace), and the app is recorded. A directory two apps deploy gives each app
+    its own objects."""
     prefix = display(target).rstrip("/") + "/"
     if prefix == "./":
         prefix = ""
@@ -188,13 +190,17 @@ def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path],
         declared = isinstance(metadata, dict) and bool(metadata.get("namespace"))
         resource = manifest.resource
         namespace = resource.namespace
-        if not declared and instruction.namespace and not is_cluster_scoped(
+        forced = instruction.app.startswith("Kustomization ")  # Flux targetNamespace
+        if (forced or not declared) and instruction.namespace and not is_cluster_scoped(
                 resource.api_version, resource.kind):
             namespace = instruction.namespace
         origin = f"directory {display(target)} (app {instruction.app})"
-        placed.append(dataclasses.replace(
+        deployed = dataclasses.replace(
             manifest, resource=dataclasses.replace(resource, namespace=namespace),
-            origin=origin))
+            origin=origin)
+        if manifest.origin is not None:
+            placed.append(manifest)  # another app deploys it too: one object per app
+        placed.append(deployed)
     loaded.manifests = placed
 
 
