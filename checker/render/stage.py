@@ -107,7 +107,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
             forced = instruction.namespace if instruction.app.startswith("Kustomization ") \
                 else None
             _render_overlay(target, tree, result, written, display, root, default_namespace,
-                            instruction.app, instruction.namespace, forced)
+                            instruction.app, instruction.namespace, forced,
+                            instruction.cluster)
         elif instruction.kind == "helm":
             _render_chart(target, result, written, root, default_namespace, instruction)
         else:
@@ -125,7 +126,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
 def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,
                     written: Mapping[str, list[Manifest]], display: Callable[[Path], str],
                     root: Path, default_namespace: str | None, app: str | None,
-                    namespace: str | None, forced_namespace: str | None = None) -> None:
+                    namespace: str | None, forced_namespace: str | None = None,
+                    cluster: str | None = None) -> None:
     remote = tree.remote_of(directory)
     if remote:
         result.not_rendered.append((NotRendered(
@@ -139,7 +141,7 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
                                               problem.line))
     patches = [display(p) for p in tree.patch_files(directory)]
     result.loaded.manifests.extend(_manifests(rendered, written, default_namespace, patches,
-                                              forced_namespace))
+                                              forced_namespace, cluster))
 
 
 def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Manifest]],
@@ -163,7 +165,9 @@ def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Ma
         else:
             result.loaded.errors.append(ToolError("render", problem.reason, problem.path,
                                                   problem.line))
-    result.loaded.manifests.extend(_manifests(rendered, written, default_namespace))
+    result.loaded.manifests.extend(_manifests(
+        rendered, written, default_namespace,
+        cluster=instruction.cluster if instruction is not None else None))
 
 
 def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path], str],
@@ -194,7 +198,8 @@ def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path],
         if (forced or not declared) and instruction.namespace and not is_cluster_scoped(
                 resource.api_version, resource.kind):
             namespace = instruction.namespace
-        origin = f"directory {display(target)} (app {instruction.app})"
+        origin = _with_cluster(f"directory {display(target)} (app {instruction.app})",
+                               instruction.cluster)
         deployed = dataclasses.replace(
             manifest, resource=dataclasses.replace(resource, namespace=namespace),
             origin=origin)
@@ -206,7 +211,8 @@ def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path],
 
 def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest]],
                default_namespace: str | None, patches: Sequence[str] = (),
-               forced_namespace: str | None = None) -> list[Manifest]:
+               forced_namespace: str | None = None, cluster: str | None = None
+               ) -> list[Manifest]:
     """Rendered objects located in their source files (the document they came from, so that
     findings point at lines a person edits)."""
     manifests = []
@@ -239,8 +245,13 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
             if m.resource.kind == kind and m.resource.name and m.resource.name in name)
         manifests.append(Manifest(Resource(api_version, kind, namespace, name), obj,
                                   Location(source, line, None, pointer), doc_index,
-                                  origin=item.origin.describe(), patches=applied))
+                                  origin=_with_cluster(item.origin.describe(), cluster),
+                                  patches=applied))
     return manifests
+
+
+def _with_cluster(origin: str, cluster: str | None) -> str:
+    return f"{origin} → cluster {cluster}" if cluster else origin
 
 
 def _glob_any(name: str, patterns: str) -> bool:
