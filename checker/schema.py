@@ -145,7 +145,7 @@ class SchemaSource:
     def _builtin_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
         if not _SAFE_NAME.fullmatch(kind) or not _SAFE_NAME.fullmatch(version):
             return None
-        prefix = group.split(".")[0]
+        prefix = _FILE_PREFIXES.get(group, group.split(".")[0])
         name = f"{kind.lower()}-{prefix}-{version}.json" if prefix else f"{kind.lower()}-{version}.json"
         candidate = self._builtin_dir.joinpath(name)
         if not candidate.is_file():
@@ -160,6 +160,10 @@ class SchemaSource:
         if kind not in (properties.get("kind", {}).get("enum") or ()):
             return None
         return schema
+
+
+_FILE_PREFIXES = {"internal.apiserver.k8s.io": "apiserverinternal"}
+"""Groups whose schema files are not named after the group's first label."""
 
 
 def is_builtin_group(group: str) -> bool:
