@@ -248,14 +248,13 @@ class Locator:
 
     def locate(self, manifest: Manifest, pointer: str
                ) -> tuple[str | None, int | None, int | None]:
-        """(path, line, column) of a field: in the object's source document, or, when only a
-        patch a renderer applied has the field, in that patch (the file a person edits)."""
+        """(path, line, column) of a field: in the newest patch a renderer applied that
+        writes it (the file a person edits to change the value), else in the object's
+        source document."""
         line, column = self.position(manifest, pointer)
         if not manifest.patches or not pointer:
             return manifest.location.path, line, column
-        source = self._document_node(manifest.location.path or "", manifest.doc_index)
-        if source is not None and pointer_exists(source, manifest.location.pointer + pointer):
-            return manifest.location.path, line, column
+        # The last patch that writes the field set its value: newest first, then the source.
         for path, doc_index in reversed(manifest.patches):
             patch = self._document_node(path, doc_index)
             if patch is not None and pointer_exists(patch, pointer):

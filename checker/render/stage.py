@@ -240,14 +240,33 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
         pointer = ""
         if candidates and item.generated_by is None:
             pointer = chosen.location.pointer  # an item of a `kind: List`
-        applied = tuple(
-            (patch, m.doc_index) for patch in patches for m in written.get(patch, [])
-            if m.resource.kind == kind and m.resource.name and m.resource.name in name)
+        targeting = {id(m) for m in _patched_by(
+            [m for patch in patches for m in written.get(patch, [])], kind, name)}
+        applied = tuple((patch, m.doc_index) for patch in patches
+                        for m in written.get(patch, []) if id(m) in targeting)
         manifests.append(Manifest(Resource(api_version, kind, namespace, name), obj,
                                   Location(source, line, None, pointer), doc_index,
                                   origin=_with_cluster(item.origin.describe(), cluster),
                                   patches=applied))
     return manifests
+
+
+def _patched_by(documents: Sequence[Manifest], kind: str, name: str) -> list[Manifest]:
+    """The documents of a patch file that target an object: same kind and name, or, when
+    none has the very name, the longest name the object's carries whole at its start or end
+    (a namePrefix/nameSuffix) — `web` must not take the patch of `web-worker`."""
+    same_kind = [m for m in documents if m.resource.kind == kind and m.resource.name]
+    exact = [m for m in same_kind if m.resource.name == name]
+    if exact:
+        return exact
+    affixed = [m for m in same_kind if _affixed(name, m.resource.name)]
+    longest = max((len(m.resource.name) for m in affixed), default=0)
+    return [m for m in affixed if len(m.resource.name) == longest]
+
+
+def _affixed(name: str, original: str) -> bool:
+    return (name.endswith(original) and name[:-len(original)].endswith(("-", "."))) or (
+        name.startswith(original) and name[len(original):].startswith(("-", ".")))
 
 
 def _with_cluster(origin: str, cluster: str | None) -> str:

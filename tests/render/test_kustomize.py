@@ -103,3 +103,39 @@ def test_standalone_bases_are_checked_when_asked(tmp_path: Path) -> None:
     run = run_check([str(tmp_path)], root=tmp_path, config=config)
     assert any(m.location.path == "shop/base/deployment.yaml" and m.origin is None
                for m in run.manifests)
+
+
+def _deployment(name: str, limits: str = "") -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
+            f"  namespace: shop\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n"
+            f"  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n"
+            f"      containers:\n        - name: app\n          image: app:1\n"
+            f"          resources:\n            requests: {{cpu: 100m, memory: 1Gi}}\n{limits}")
+
+
+def _patch(name: str, memory: str) -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
+            f"  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n"
+            f"          resources:\n            limits:\n              memory: {memory}\n")
+
+
+def test_a_value_is_reported_where_its_last_writer_set_it(tmp_path: Path) -> None:
+    """A patch overriding a base value, and two patches for `web` and `web-worker`: each
+    finding names the file and line that hold the value it is about."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [web.yaml, worker.yaml]\n")
+    (tmp_path / "base" / "web.yaml").write_text(_deployment(
+        "web", "            limits: {memory: 2Gi}\n"))
+    (tmp_path / "base" / "worker.yaml").write_text(_deployment("web-worker"))
+    (tmp_path / "prod" / "kustomization.yaml").write_text(
+        "resources: [../base]\npatches:\n  - path: worker-patch.yaml\n  - path: web-patch.yaml\n")
+    (tmp_path / "prod" / "worker-patch.yaml").write_text(_patch("web-worker", "16Gi"))
+    (tmp_path / "prod" / "web-patch.yaml").write_text(_patch("web", "12Gi"))
+    config = Config(bundled_packs=True)
+    run = run_check([str(tmp_path)], root=tmp_path, config=config)
+    ratio = {f.resource.name: (f.location.path, f.location.line) for f in run.report.findings
+             if f.rule_id == "RES002" and f.resource is not None}
+    assert ratio == {"web": ("prod/web-patch.yaml", 13),
+                     "web-worker": ("prod/worker-patch.yaml", 13)}
+    assert run.report.errors == ()
