@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,17 +99,20 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     rendered_apps = {i.app for i in instructions}
     result.not_rendered.extend((p, p.reason.split(": ", 1)[0] in rendered_apps)
                                for p in app_problems)
-    deployed: set[Path] = set()
+    deployed = {(root / i.path).resolve() for i in instructions}
+    builds = _build_overlays(
+        [((root / i.path).resolve(), i.app, i.namespace) for i in instructions
+         if i.kind == "kustomize"]
+        + [(d, None, None) for d in tree.roots() if d not in deployed], tree, root, display)
     for instruction in instructions:
         target = (root / instruction.path).resolve()
-        deployed.add(target)
         if instruction.kind == "kustomize":
             # Flux's targetNamespace sets every namespaced object's namespace (as Kustomize's
             # `namespace:`); Argo CD's destination fills only those that declare none.
             forced = instruction.namespace if instruction.app.startswith("Kustomization ") \
                 else None
-            _render_overlay(target, tree, result, written, display, root, default_namespace,
-                            instruction.app, instruction.namespace, forced,
+            _render_overlay(target, tree, result, written, display, builds,
+                            default_namespace, instruction.app, instruction.namespace, forced,
                             instruction.cluster)
         elif instruction.kind == "helm":
             _render_chart(target, result, written, root, default_namespace, instruction)
@@ -115,7 +120,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
             _place_directory(loaded, target, display, instruction)
     for directory in tree.roots():
         if directory not in deployed:
-            _render_overlay(directory, tree, result, written, display, root,
+            _render_overlay(directory, tree, result, written, display, builds,
                             default_namespace, None, None)
     for chart in charts:
         if chart.resolve() not in deployed:
@@ -123,9 +128,29 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     return result
 
 
+_Build = tuple[Path, "str | None", "str | None"]
+"""An overlay to build: directory, deploying app, destination namespace."""
+
+
+def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root: Path,
+                    display: Callable[[Path], str]
+                    ) -> dict[_Build, tuple[list[Rendered], list[NotRendered]]]:
+    """Every `kubectl kustomize` build the estate needs, run side by side: each is a
+    process of its own, so a pool of threads keeps the cores busy (results are used in the
+    estate's order, so the report does not depend on which finished first)."""
+    wanted = [job for job in dict.fromkeys(jobs) if not tree.remote_of(job[0])]
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), os.cpu_count() or 1))) as pool:
+        futures = {job: pool.submit(kustomize.render, job[0], root=root, display=display,
+                                    app=job[1], namespace=job[2]) for job in wanted}
+        return {job: future.result() for job, future in futures.items()}
+
+
 def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,
                     written: Mapping[str, list[Manifest]], display: Callable[[Path], str],
-                    root: Path, default_namespace: str | None, app: str | None,
+                    builds: Mapping[_Build, tuple[list[Rendered], list[NotRendered]]],
+                    default_namespace: str | None, app: str | None,
                     namespace: str | None, forced_namespace: str | None = None,
                     cluster: str | None = None) -> None:
     remote = tree.remote_of(directory)
@@ -134,8 +159,7 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
             display(directory), f"not rendered: remote resource(s) {', '.join(remote)} are "
             "never fetched" + (f" (deployed by {app})" if app else "")), False))
         return
-    rendered, problems = kustomize.render(directory, root=root, display=display, app=app,
-                                          namespace=namespace)
+    rendered, problems = builds[(directory, app, namespace)]
     for problem in problems:
         result.loaded.errors.append(ToolError("render", problem.reason, problem.path,
                                               problem.line))
