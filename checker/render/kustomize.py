@@ -182,6 +182,11 @@ def _read(directory: Path, file: Path, display: Any,
                                *([item["env"]] if isinstance(item.get("env"), str) else [])]:
                     if isinstance(source, str):
                         entries.append(source.split("=", 1)[-1])
+    for chart in data.get("helmCharts") or []:
+        # Kustomize's Helm inflator would download and run helm: never done here.
+        if isinstance(chart, dict):
+            kustomization.remote.append(f"Helm chart {chart.get('name', '?')} from "
+                                        f"{chart.get('repo') or 'a chart home'} (helmCharts)")
     for entry in entries:
         if _REMOTE.search(entry):
             kustomization.remote.append(entry)

@@ -139,3 +139,15 @@ def test_a_value_is_reported_where_its_last_writer_set_it(tmp_path: Path) -> Non
     assert ratio == {"web": ("prod/web-patch.yaml", 13),
                      "web-worker": ("prod/worker-patch.yaml", 13)}
     assert run.report.errors == ()
+
+
+def test_helm_charts_inflated_by_kustomize_are_never_fetched(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text(
+        "helmCharts:\n  - name: redis\n    repo: https://charts.bitnami.com/bitnami\n"
+        "    version: 19.0.1\n    releaseName: cache\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    (finding,) = run.report.findings
+    assert finding.rule_id == "RND001" and "https://charts.bitnami.com/bitnami" in \
+        finding.message
+    assert run.report.errors == ()
