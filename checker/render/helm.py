@@ -259,6 +259,8 @@ def render_chart(
             effective = loaded_chart.merge_values(user)
         except helm.HelmError:
             effective = user
+        # The chart's own defaults may hold secrets too (a `fail` message can print any).
+        secrets.update(_strings(effective))
         problems.extend(_missing_dependencies(state, loaded_chart, effective))
 
         opts: dict[str, Any] = {"name": release, "namespace": namespace or "default",
@@ -386,7 +388,7 @@ def _missing_dependencies(state: _Chart, chart: Any,
         name = str(dep.get("name") or "")
         if name in present or not _dependency_enabled(dep, values):
             continue
-        repository = str(dep.get("repository") or "")
+        repository = re.sub(r"(?<=://)[^/@\s]+@", "", str(dep.get("repository") or ""))
         where = f" from {repository}" if repository else ""
         version = f" {dep['version']}" if dep.get("version") else ""
         yield NotRendered(

@@ -49,6 +49,7 @@ class Kustomization:
     local_dirs: list[Path] = field(default_factory=list)
     local_files: list[Path] = field(default_factory=list)
     patch_files: list[Path] = field(default_factory=list)
+    secret_literals: list[str] = field(default_factory=list)
     remote: list[str] = field(default_factory=list)
     is_component: bool = False
 
@@ -69,10 +70,25 @@ class KustomizeTree:
         return used
 
     def roots(self) -> list[Path]:
-        """The directories the deployer builds: not used by another, not components."""
+        """The directories the deployer builds: not used by another, not components. A
+        directory in a cycle of kustomizations is built too, so that Kustomize reports the
+        cycle (instead of nothing being checked)."""
         used = self.used_dirs
         return sorted(d for d, k in self.kustomizations.items()
-                      if d not in used and not k.is_component)
+                      if (d not in used or self._in_cycle(d)) and not k.is_component)
+
+    def _in_cycle(self, start: Path) -> bool:
+        seen: set[Path] = set()
+        stack = list(self.kustomizations[start].local_dirs)
+        while stack:
+            current = stack.pop()
+            if current == start:
+                return True
+            if current in seen or current not in self.kustomizations:
+                continue
+            seen.add(current)
+            stack.extend(self.kustomizations[current].local_dirs)
+        return False
 
     def consumed_files(self) -> set[Path]:
         """Files a kustomization reads (resources, patches, generators' sources): checked
@@ -163,40 +179,63 @@ def _read(directory: Path, file: Path, display: Any,
                                   is_component=data.get("kind") == "Component")
     entries: list[str] = []
     for key in _FILE_LISTS:
-        value = data.get(key)
-        if isinstance(value, list):
-            entries.extend(str(v) for v in value if isinstance(v, str))
+        entries.extend(v for v in _list(data.get(key)) if isinstance(v, str))
     for key in ("patches", "patchesJson6902", "replacements"):
-        for item in data.get(key) or []:
+        for item in _list(data.get(key)):
             if isinstance(item, dict) and isinstance(item.get("path"), str):
                 entries.append(item["path"])
-                if key == "patches":
-                    kustomization.patch_files.append((directory / item["path"]).resolve())
-    for item in data.get("patchesStrategicMerge") or []:
+                if key == "patches" and not _REMOTE.search(item["path"]):
+                    kustomization.patch_files.append(directory / item["path"])
+    for item in _list(data.get("patchesStrategicMerge")):
         if isinstance(item, str) and not _REMOTE.search(item) and "\n" not in item:
-            kustomization.patch_files.append((directory / item).resolve())
+            kustomization.patch_files.append(directory / item)
     for key in ("configMapGenerator", "secretGenerator"):
-        for item in data.get(key) or []:
+        for item in _list(data.get(key)):
             if isinstance(item, dict):
-                for source in [*(item.get("files") or []), *(item.get("envs") or []),
+                for source in [*_list(item.get("files")), *_list(item.get("envs")),
                                *([item["env"]] if isinstance(item.get("env"), str) else [])]:
                     if isinstance(source, str):
                         entries.append(source.split("=", 1)[-1])
+                if key == "secretGenerator":
+                    kustomization.secret_literals.extend(
+                        str(v).split("=", 1)[-1] for v in _list(item.get("literals")))
+                    kustomization.secret_literals.extend(
+                        str(v) for v in _list(item.get("literals")))
     for chart in data.get("helmCharts") or []:
         # Kustomize's Helm inflator would download and run helm: never done here.
         if isinstance(chart, dict):
             kustomization.remote.append(f"Helm chart {chart.get('name', '?')} from "
                                         f"{chart.get('repo') or 'a chart home'} (helmCharts)")
     for entry in entries:
-        if _REMOTE.search(entry):
-            kustomization.remote.append(entry)
+        if _REMOTE.search(entry) or "://" in entry or entry.lower().startswith(
+                ("git::", "github.com:", "file:")):
+            kustomization.remote.append(_display_url(entry))
             continue
-        target = (directory / entry).resolve()
-        if target.is_dir():
+        try:
+            target = (directory / entry).resolve()
+            is_dir = target.is_dir()
+        except (OSError, RuntimeError, ValueError):
+            problems.append(NotRendered(display(file), f"resource {entry!r} cannot be read "
+                                        "(a symbolic link loop or an invalid path)"))
+            return None
+        if is_dir:
             kustomization.local_dirs.append(target)
         else:
             kustomization.local_files.append(target)
+    try:
+        kustomization.patch_files = [p.resolve() for p in kustomization.patch_files]
+    except (OSError, RuntimeError, ValueError):
+        kustomization.patch_files = []
     return kustomization
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _display_url(entry: str) -> str:
+    """A remote reference as it may be shown: credentials removed."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "", entry)
 
 
 def kubectl_path() -> str | None:
@@ -225,18 +264,33 @@ def render(directory: Path, *, root: Path, display: Any, app: str | None = None,
             "buildMetadata: [originAnnotations, transformerAnnotations]\n", encoding="utf-8")
         try:
             done = subprocess.run(
-                [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone",
-                 str(wrapper)], capture_output=True, text=True,
-                timeout=BUILD_TIMEOUT_SECONDS, check=False)
+                [kubectl, "kustomize", str(wrapper)], capture_output=True, text=True,
+                timeout=BUILD_TIMEOUT_SECONDS, check=False, env=_sandbox_env(wrapper))
         except subprocess.TimeoutExpired:
             return [], [NotRendered(shown, f"kustomize did not finish within "
                                            f"{BUILD_TIMEOUT_SECONDS} s")]
         except OSError as exc:
             return [], [NotRendered(shown, f"kubectl could not run: {exc}")]
         if done.returncode != 0:
-            return [], [NotRendered(shown, "kustomize failed: " + _kustomize_error(
-                done.stderr, wrapper, root))]
+            message = _kustomize_error(done.stderr, wrapper, root)
+            if any(sign in done.stderr for sign in _FETCH_ATTEMPTS):
+                return [], [NotRendered(shown, "not rendered: it needs content from the "
+                                               "network, which is never fetched")]
+            return [], [NotRendered(shown, "kustomize failed: " + message)]
         return _objects(done.stdout, wrapper, root, origin, shown)
+
+
+_FETCH_ATTEMPTS = ("no 'git' program on path", "proxyconnect", "executable file not found",
+                   "git fetch", "git clone", "ssh:")
+
+
+def _sandbox_env(home: Path) -> dict[str, str]:
+    """kubectl with no way out: no git or ssh on PATH (remote bases are cloned with them),
+    every HTTP(S) request sent to a closed loopback port, no proxy exemptions."""
+    dead_end = "http://127.0.0.1:9"
+    return {"PATH": "/nonexistent", "HOME": str(home), "HTTPS_PROXY": dead_end,
+            "HTTP_PROXY": dead_end, "https_proxy": dead_end, "http_proxy": dead_end,
+            "NO_PROXY": "", "no_proxy": "", "KUBECONFIG": str(home / "no-kubeconfig")}
 
 
 def _quote(text: str) -> str:
@@ -330,8 +384,21 @@ def match_document(documents: Sequence[Any], obj: Mapping[str, Any]) -> int:
     for index, doc in same_kind:
         if str((doc.get("metadata") or {}).get("name") or "") == name:
             return index
-    for index, doc in same_kind:
-        original = str((doc.get("metadata") or {}).get("name") or "")
-        if original and original in name:
-            return index
+    affixed = [(len(original), index) for index, doc in same_kind
+               if (original := str((doc.get("metadata") or {}).get("name") or ""))
+               and _affixed(name, original)]
+    if affixed:
+        return max(affixed)[1]  # the longest name: `prod-web-worker` is `web-worker`'s
     return same_kind[0][0] if same_kind else 0
+
+
+def _affixed(name: str, original: str) -> bool:
+    """`name` is `original` with a namePrefix and/or nameSuffix (joined by `-` or `.`)."""
+    start = name.find(original)
+    while start != -1:
+        before, after = name[:start], name[start + len(original):]
+        if (not before or before.endswith(("-", "."))) and \
+                (not after or after.startswith(("-", "."))):
+            return True
+        start = name.find(original, start + 1)
+    return False

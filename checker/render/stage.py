@@ -61,8 +61,10 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     """Load the candidates, render what the deployer renders, and return the objects the
     cluster would get: apps (Argo CD, Flux) first, with their destinations and values, then
     the Kustomize overlays and Helm charts no app deploys, as they stand."""
+    real_root = root.resolve()
+
     def display(path: Path) -> str:
-        return relative_display(path, root)
+        return relative_display(path.resolve(), real_root)
 
     directories = {c.path.parent for c in candidates if c.path is not None}
     tree = kustomize.scan(directories, display)
@@ -104,6 +106,11 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
         [((root / i.path).resolve(), i.app, i.namespace) for i in instructions
          if i.kind == "kustomize"]
         + [(d, None, None) for d in tree.roots() if d not in deployed], tree, root, display)
+    # Plain directories an app deploys are checked as each app deploys them, once per app,
+    # instead of as written.
+    standalone = list(loaded.manifests)
+    claimed: set[tuple[str, int, str]] = set()
+    app_copies: list[Manifest] = []
     for instruction in instructions:
         target = (root / instruction.path).resolve()
         if instruction.kind == "kustomize":
@@ -117,7 +124,11 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
         elif instruction.kind == "helm":
             _render_chart(target, result, written, root, default_namespace, instruction)
         else:
-            _place_directory(loaded, target, display, instruction)
+            copies = _place_directory(standalone, target, display, instruction)
+            claimed.update(_identity(m) for m in copies)
+            app_copies.extend(copies)
+    loaded.manifests = [m for m in loaded.manifests if m.origin is not None
+                        or _identity(m) not in claimed] + app_copies
     for directory in tree.roots():
         if directory not in deployed:
             _render_overlay(directory, tree, result, written, display, builds,
@@ -160,9 +171,18 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
             "never fetched" + (f" (deployed by {app})" if app else "")), False))
         return
     rendered, problems = builds[(directory, app, namespace)]
+    literals = [v for k in tree.kustomizations.values() for v in k.secret_literals
+                if len(v) >= 4]
     for problem in problems:
-        result.loaded.errors.append(ToolError("render", problem.reason, problem.path,
-                                              problem.line))
+        reason = problem.reason
+        for literal in sorted(literals, key=len, reverse=True):
+            reason = reason.replace(literal, "<redacted>")  # secretGenerator literals
+        if reason.startswith("not rendered"):
+            result.not_rendered.append((NotRendered(problem.path, reason, problem.line),
+                                        False))
+        else:
+            result.loaded.errors.append(ToolError("render", reason, problem.path,
+                                                  problem.line))
     patches = [display(p) for p in tree.patch_files(directory)]
     result.loaded.manifests.extend(_manifests(rendered, written, default_namespace, patches,
                                               forced_namespace, cluster))
@@ -194,17 +214,17 @@ def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Ma
         cluster=instruction.cluster if instruction is not None else None))
 
 
-def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path], str],
-                     instruction: apps.RenderInstruction) -> None:
-    """A plain directory an app deploys: its objects are already loaded; those that declare
-    no namespace go to the app's destination (every namespaced one, for a Flux
-    targetNamespace), and the app is recorded. A directory two apps deploy gives each app
-    its own objects."""
+def _place_directory(written: Sequence[Manifest], target: Path,
+                     display: Callable[[Path], str], instruction: apps.RenderInstruction
+                     ) -> list[Manifest]:
+    """A plain directory an app deploys: copies of its objects as written (never of another
+    app's copies), those that declare no namespace in the app's destination (every
+    namespaced one, for a Flux targetNamespace), the app recorded."""
     prefix = display(target).rstrip("/") + "/"
     if prefix == "./":
         prefix = ""
-    placed = []
-    for manifest in loaded.manifests:
+    copies = []
+    for manifest in written:
         path = manifest.location.path or ""
         name = path.rpartition("/")[2]
         inside = path.startswith(prefix) and (
@@ -212,7 +232,6 @@ def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path],
             instruction.include is None or _glob_any(name, instruction.include)) and not (
             instruction.exclude is not None and _glob_any(name, instruction.exclude))
         if not inside:
-            placed.append(manifest)
             continue
         metadata = manifest.obj.get("metadata")
         declared = isinstance(metadata, dict) and bool(metadata.get("namespace"))
@@ -224,13 +243,10 @@ def _place_directory(loaded: LoadResult, target: Path, display: Callable[[Path],
             namespace = instruction.namespace
         origin = _with_cluster(f"directory {display(target)} (app {instruction.app})",
                                instruction.cluster)
-        deployed = dataclasses.replace(
+        copies.append(dataclasses.replace(
             manifest, resource=dataclasses.replace(resource, namespace=namespace),
-            origin=origin)
-        if manifest.origin is not None:
-            placed.append(manifest)  # another app deploys it too: one object per app
-        placed.append(deployed)
-    loaded.manifests = placed
+            origin=origin))
+    return copies
 
 
 def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest]],
@@ -291,6 +307,12 @@ def _patched_by(documents: Sequence[Manifest], kind: str, name: str) -> list[Man
 def _affixed(name: str, original: str) -> bool:
     return (name.endswith(original) and name[:-len(original)].endswith(("-", "."))) or (
         name.startswith(original) and name[len(original):].startswith(("-", ".")))
+
+
+def _identity(manifest: Manifest) -> tuple[str, int, str]:
+    """Where an object was written: its file, document and List item."""
+    location = manifest.location
+    return location.path or "", manifest.doc_index, location.pointer
 
 
 def _with_cluster(origin: str, cluster: str | None) -> str:

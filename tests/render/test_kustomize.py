@@ -151,3 +151,66 @@ def test_helm_charts_inflated_by_kustomize_are_never_fetched(tmp_path: Path) -> 
     assert finding.rule_id == "RND001" and "https://charts.bitnami.com/bitnami" in \
         finding.message
     assert run.report.errors == ()
+
+
+@pytest.mark.parametrize("resource", [
+    "git::https://git.example.invalid/org/repo//deploy",
+    "git::ssh://git@git.example.invalid/org/repo//deploy",
+    "github.com:org/repo/deploy",
+    "HTTPS://git.example.invalid/org/repo",
+    "https://deploy:glpat-TOKEN123@git.example.invalid/org/repo//x?ref=v1",
+])
+def test_remote_resources_are_never_fetched(tmp_path: Path, resource: str) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text(f"resources:\n  - {resource}\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    (finding,) = run.report.findings
+    assert finding.rule_id == "RND001" and run.report.errors == ()
+    assert "glpat-TOKEN123" not in finding.message
+
+
+def test_plugins_and_network_content_are_not_rendered(tmp_path: Path) -> None:
+    """Kustomize would fetch an OpenAPI schema or a generator config from the network: the
+    build runs without git, ssh or a usable proxy, and says it was not rendered."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text(
+        "resources: [cm.yaml]\nopenapi:\n  path: https://schemas.example.invalid/openapi.json\n")
+    (tmp_path / "app" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {a: b}\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    assert [f.rule_id for f in run.report.findings] == ["RND001"] or run.report.errors
+
+
+@pytest.mark.parametrize("content", [
+    "patches: 5\n", "secretGenerator: true\n", "patchesStrategicMerge: 3\n",
+    "configMapGenerator:\n  - files: 5\n", "resources: [loop]\n",
+])
+def test_malformed_kustomizations_never_crash_the_run(tmp_path: Path, content: str) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "kustomization.yaml").write_text(content)
+    (tmp_path / "bad" / "loop").symlink_to(tmp_path / "bad" / "loop")
+    (tmp_path / "ok.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {a: 1}\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    assert any(f.location.path == "ok.yaml" for f in run.report.findings)  # SCH001 on a: 1
+    assert run.report.errors or any(f.rule_id == "RND001" for f in run.report.findings)
+
+
+def test_a_cycle_of_kustomizations_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    for name, other in (("a", "b"), ("b", "a")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kustomization.yaml").write_text(
+            f"resources: [../{other}, cm.yaml]\n")
+        (tmp_path / name / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: n}}\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    assert run.report.exit_code(Config().fail_on) == 2
+
+
+def test_secret_generator_literals_never_reach_messages(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text(
+        "secretGenerator:\n  - name: s\n    literals: [HunterTwoSecretNoEquals]\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    text = " ".join(e.message for e in run.report.errors)
+    assert run.report.errors and "HunterTwoSecretNoEquals" not in text

@@ -61,7 +61,9 @@ def test_flux_target_namespace_is_forced_on_plain_directories(run: CheckRun) -> 
     assert forced == {("plain", "sandbox"), ("plain-extra", "sandbox")}
     unforced = {(m.resource.name, m.resource.namespace) for m in run.manifests
                 if m.origin and "flux-system/plain" in m.origin}
-    assert ("plain-extra", "tools") in unforced  # no targetNamespace: as declared
+    assert unforced == {("plain", None), ("plain-extra", None)}  # no targetNamespace
+    # one copy per app, never copies of copies
+    assert sum(1 for m in run.manifests if m.resource.name == "plain-extra") == 3
 
 
 @pytest.mark.skipif(not helm.HELM_AVAILABLE, reason="helm extra not installed")
