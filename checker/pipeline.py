@@ -76,7 +76,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     charts = [root / s.display for s in skipped if s.reason in (HELM_CHART, HELM_ARCHIVE)]
     skipped = [s for s in skipped if s.reason not in (HELM_CHART, HELM_ARCHIVE)]
     estate_load = load_estate(candidates, root=root, default_namespace=config.namespace,
-                              settings=config.render, charts=charts, progress=tick)
+                              settings=config.render, charts=charts,
+                              kubernetes_version=config.kubernetes_version, progress=tick)
     loaded = estate_load.loaded
     loaded.skipped.extend(skipped)
     source = SchemaSource(config.kubernetes_version, strict=config.strict)

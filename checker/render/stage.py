@@ -56,7 +56,7 @@ class EstateLoad:
 
 def load_estate(candidates: Sequence[Candidate], *, root: Path,
                 default_namespace: str | None, settings: RenderSettings,
-                charts: Sequence[Path] = (),
+                charts: Sequence[Path] = (), kubernetes_version: str | None = None,
                 progress: Callable[[], None] | None = None) -> EstateLoad:
     """Load the candidates, render what the deployer renders, and return the objects the
     cluster would get: apps (Argo CD, Flux) first, with their destinations and values, then
@@ -94,7 +94,9 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     loaded.skipped.extend(Skipped(p, "not listed by the kustomization of its directory "
                                      "(never deployed)") for p in unlisted)
     result = EstateLoad(loaded)
-    result.not_rendered.extend((p, False) for p in tree.problems)
+    # A kustomization that cannot be read would fail the deployer too: its objects went
+    # unchecked.
+    loaded.errors.extend(ToolError("render", p.reason, p.path, p.line) for p in tree.problems)
     instructions, app_problems = apps.render_instructions(
         [m for group in written.values() for m in group], root=root,
         repos=apps.repo_identities(root, settings.repo_urls))
@@ -122,7 +124,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
                             default_namespace, instruction.app, instruction.namespace, forced,
                             instruction.cluster)
         elif instruction.kind == "helm":
-            _render_chart(target, result, written, root, default_namespace, instruction)
+            _render_chart(target, result, written, root, default_namespace, instruction,
+                          kubernetes_version)
         else:
             copies = _place_directory(standalone, target, display, instruction)
             claimed.update(_identity(m) for m in copies)
@@ -135,7 +138,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
                             default_namespace, None, None)
     for chart in charts:
         if chart.resolve() not in deployed:
-            _render_chart(chart.resolve(), result, written, root, default_namespace, None)
+            _render_chart(chart.resolve(), result, written, root, default_namespace, None,
+                          kubernetes_version)
     return result
 
 
@@ -190,19 +194,22 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
 
 def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Manifest]],
                   root: Path, default_namespace: str | None,
-                  instruction: apps.RenderInstruction | None) -> None:
+                  instruction: apps.RenderInstruction | None,
+                  kubernetes_version: str | None = None) -> None:
     """A chart with the values its app gives (or its defaults, when no app deploys it)."""
     if not (helm.is_chart_dir(chart) or helm.is_chart_archive(chart)):
         return
     if instruction is None:
         name = chart.name.removesuffix(".tgz")
         rendered, problems = helm.render_chart(chart, root=root, release=name,
-                                               namespace=default_namespace)
+                                               namespace=default_namespace,
+                                               kube_version=_kube(kubernetes_version))
     else:
         rendered, problems = helm.render_chart(
             chart, root=root, release=instruction.release or chart.name,
             namespace=instruction.namespace or default_namespace, values=instruction.values,
-            value_files=[root / f for f in instruction.value_files], app=instruction.app)
+            value_files=[root / f for f in instruction.value_files], app=instruction.app,
+            kube_version=_kube(kubernetes_version))
     for problem in problems:
         if "not installed" in problem.reason or "not fetched" in problem.reason:
             result.not_rendered.append((problem, False))
@@ -307,6 +314,11 @@ def _patched_by(documents: Sequence[Manifest], kind: str, name: str) -> list[Man
 def _affixed(name: str, original: str) -> bool:
     return (name.endswith(original) and name[:-len(original)].endswith(("-", "."))) or (
         name.startswith(original) and name[len(original):].startswith(("-", ".")))
+
+
+def _kube(version: str | None) -> str | None:
+    """`.Capabilities.KubeVersion` of charts: the version checked against (`1.37` → v1.37.0)."""
+    return f"v{version}.0" if version else None
 
 
 def _identity(manifest: Manifest) -> tuple[str, int, str]:

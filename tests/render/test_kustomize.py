@@ -214,3 +214,10 @@ def test_secret_generator_literals_never_reach_messages(tmp_path: Path) -> None:
     run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
     text = " ".join(e.message for e in run.report.errors)
     assert run.report.errors and "HunterTwoSecretNoEquals" not in text
+
+
+def test_an_unreadable_kustomization_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text("- not\n- a mapping\n")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    assert [e.kind for e in run.report.errors] == ["render"]
