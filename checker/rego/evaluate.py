@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checker.mappings import merge_over
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
 from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
 from checker.rego.gatekeeper import Constraint, review
@@ -49,7 +50,7 @@ class RegoPolicies:
     """Data of the bundled packs: the estate's data files override it, leaf by leaf."""
 
     def merged_data(self) -> dict[str, Any]:
-        return _overlay(self.default_data, self.data)
+        return merge_over(self.default_data, self.data)
     problems: list[PolicyProblem] = field(default_factory=list)
 
     def infos(self) -> list[RuleInfo]:
@@ -221,16 +222,6 @@ class RegoChecker:
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")
-
-
-def _overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _overlay(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _batch_query(entries: Sequence[_Entry]) -> str:

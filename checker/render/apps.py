@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.discover import SKIPPED_DIRS
+from checker.mappings import merge_over
 from checker.model import Manifest
 from checker.parse import Document, parse_yaml
 from checker.render import NotRendered
@@ -1524,17 +1525,8 @@ def parse_values(text: str, *, quote: bool = True) -> dict[str, Any] | str:
     return {}
 
 
-def merge_maps(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """`overlay` merged over `base` as Helm's and Flux's MergeMaps do: mappings merge key by
-    key, anything else replaces. Like theirs, the result shares the nested mappings it takes
-    whole (callers own their inputs)."""
-    out = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_maps(out[key], value)
-        else:
-            out[key] = value
-    return out
+merge_maps = merge_over
+"""`overlay` merged over `base` as Helm's and Flux's MergeMaps do (checker.mappings)."""
 
 
 def _deep_copy(value: Any) -> Any:
