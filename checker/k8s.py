@@ -237,6 +237,20 @@ def first_matching_image(manifest: Manifest, patterns: Iterable[str]) -> str | N
     return None
 
 
+def integer(value: Any) -> int | None:
+    """An integer field that may arrive as a string of digits or an integral float; None for
+    anything else (booleans too)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
 def labels_of(manifest: Manifest) -> Mapping[str, Any]:
     labels = (manifest.obj.get("metadata") or {}).get("labels")
     return labels if isinstance(labels, Mapping) else {}

@@ -257,6 +257,22 @@ class _Context:
     def is_this_repo(self, url: Any) -> bool:
         return isinstance(url, str) and normalise_repo_url(url) in self.repos
 
+    def app_directory(self, app: _App, raw_path: Any, where: str = ""
+                      ) -> tuple[str, Path] | None:
+        """The repository path an app deploys and its directory, or None (noted) when it
+        leads out of the repository or does not exist."""
+        path = repo_path(raw_path if isinstance(raw_path, str) else "")
+        if path is None:
+            self.note(app, f"{where}path {raw_path!r} leads out of the repository; not "
+                           "rendered")
+            return None
+        directory = self.directory(path)
+        if directory is None:
+            self.note(app, f"{where}path {path} does not exist in the repository; not "
+                           "rendered")
+            return None
+        return path, directory
+
     def directory(self, path: str) -> Path | None:
         """The directory `path` (repository-relative) under the root, if it is one and does
         not lead out of the root through a symbolic link."""
@@ -412,15 +428,10 @@ def _argo_source(ctx: _Context, app: _App, name: str, source: Mapping[str, Any],
     if source.get("plugin") is not None:
         ctx.note(app, f"{where}config management plugin sources are not run; not rendered")
         return
-    raw_path = source.get("path")
-    path = repo_path(raw_path if isinstance(raw_path, str) else "")
-    if path is None:
-        ctx.note(app, f"{where}path {raw_path!r} leads out of the repository; not rendered")
+    found = ctx.app_directory(app, source.get("path"), where)
+    if found is None:
         return
-    directory = ctx.directory(path)
-    if directory is None:
-        ctx.note(app, f"{where}path {path} does not exist in the repository; not rendered")
-        return
+    path, directory = found
 
     helm = _map(source.get("helm"))
     kustomize = _map(source.get("kustomize"))
@@ -1311,15 +1322,10 @@ def _flux_kustomization(ctx: _Context, manifest: Manifest) -> None:
     namespace = manifest.resource.namespace
     if not _flux_git_source(ctx, app, _map(spec.get("sourceRef")), namespace, "source"):
         return
-    raw_path = spec.get("path")
-    path = repo_path(raw_path if isinstance(raw_path, str) else "")
-    if path is None:
-        ctx.note(app, f"path {raw_path!r} leads out of the repository; not rendered")
+    found = ctx.app_directory(app, spec.get("path"))
+    if found is None:
         return
-    directory = ctx.directory(path)
-    if directory is None:
-        ctx.note(app, f"path {path} does not exist in the repository; not rendered")
-        return
+    path, directory = found
     has_kustomization = any((directory / n).is_file() for n in KUSTOMIZATION_FILES)
     overrides = _truthy_keys(spec, _FLUX_KUSTOMIZE_OVERRIDES)
     if overrides:

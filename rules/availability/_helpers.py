@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.k8s import first_matching_image, pod_labels, pod_spec, selector_matches
+from checker.k8s import first_matching_image, integer, pod_labels, pod_spec, selector_matches
 from checker.model import Manifest
 from checker.pyrules import Estate
 
@@ -46,17 +46,6 @@ def namespace_of(manifest: Manifest) -> str:
 
 def spec_of(manifest: Manifest) -> Mapping[str, Any]:
     return mapping(manifest.obj.get("spec"))
-
-
-def integer(value: Any) -> int | None:
-    """An integer field that may arrive as a digit string; None when unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def workloads(estate: Estate) -> Iterator[Manifest]:

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from checker.k8s import integer
 from checker.model import Manifest, Violation
 from checker.pyrules import Estate, RuleContext
 
@@ -108,15 +109,8 @@ METADATA = {
 
 
 def _instances(value: object) -> int | None:
-    if value is None:
-        return 1
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    """CloudNativePG's `instances` (1 when absent)."""
+    return 1 if value is None else integer(value)
 
 
 def check(estate: Estate, ctx: RuleContext) -> Iterator[tuple[Manifest, Violation]]:

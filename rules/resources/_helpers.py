@@ -42,19 +42,6 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def as_int(value: Any) -> int | None:
-    """An integer, also from a string of digits; None for anything else (booleans too)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    return None
-
-
 def as_str_list(value: Any) -> list[str]:
     """A list of strings from an option that may also be a single string."""
     if isinstance(value, str):

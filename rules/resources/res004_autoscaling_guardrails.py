@@ -37,10 +37,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from checker.k8s import integer
 from checker.model import Manifest, Violation
 from checker.pyrules import RuleContext
 
-from ._helpers import as_int, as_map, as_str_list
+from ._helpers import as_map, as_str_list
 
 METADATA = {
     "id": "RES004",
@@ -64,8 +65,8 @@ METADATA = {
 def _cap(manifest: Manifest, ctx: RuleContext) -> int | None:
     option = ctx.options.get("max_replicas_cap")
     if isinstance(option, Mapping):
-        return as_int(option.get(ctx.tier(manifest)))
-    return as_int(option)
+        return integer(option.get(ctx.tier(manifest)))
+    return integer(option)
 
 
 def check(manifest: Manifest, ctx: RuleContext) -> Iterator[Violation]:
@@ -76,7 +77,7 @@ def check(manifest: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     default_max, default_min = (100, 0) if keda else (None, 1)
     tier = ctx.tier(manifest)
 
-    maximum = as_int(spec[max_key]) if max_key in spec else default_max
+    maximum = integer(spec[max_key]) if max_key in spec else default_max
     cap = _cap(manifest, ctx)
     if maximum is not None and cap is not None and maximum > cap:
         written = max_key in spec
@@ -88,8 +89,8 @@ def check(manifest: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
     if tier not in as_str_list(ctx.options.get("min_replicas_tiers")):
         return
-    minimum = as_int(spec[min_key]) if min_key in spec else default_min
-    required = as_int(ctx.requirement(manifest, "min_replicas"))
+    minimum = integer(spec[min_key]) if min_key in spec else default_min
+    required = integer(ctx.requirement(manifest, "min_replicas"))
     if minimum is not None and required is not None and minimum < required:
         written = min_key in spec
         yield Violation(

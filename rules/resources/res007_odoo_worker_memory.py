@@ -45,14 +45,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from checker.k8s import WORKLOAD_KINDS, Container, containers, memory_setting
+from checker.k8s import WORKLOAD_KINDS, Container, containers, integer, memory_setting
 from checker.model import Manifest, Violation
 from checker.pyrules import RuleContext
 
 from ._helpers import (
     ODOO_IMAGES,
     Setting,
-    as_int,
     as_str_list,
     command_tokens,
     container_label,
@@ -132,8 +131,8 @@ def check(manifest: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         settings = _settings(manifest, ctx, container)
         if settings is None:
             continue
-        workers = as_int(settings["workers"].value)
-        crons = as_int(settings["max_cron_threads"].value)
+        workers = integer(settings["workers"].value)
+        crons = integer(settings["max_cron_threads"].value)
         hard = memory_setting(settings["limit_memory_hard"].value.strip())
         who = f"Odoo {container_label(container)}"
         if workers is None or workers <= 0 or crons is None or hard is None:

@@ -178,7 +178,8 @@ def test_plugins_and_network_content_are_not_rendered(tmp_path: Path) -> None:
     (tmp_path / "app" / "cm.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {a: b}\n")
     run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
-    assert [f.rule_id for f in run.report.findings] == ["RND001"] or run.report.errors
+    assert [(f.rule_id, f.location.path) for f in run.report.findings] == [("RND001", "app")]
+    assert "never fetched" in run.report.findings[0].message and run.report.errors == ()
 
 
 @pytest.mark.parametrize("content", [
