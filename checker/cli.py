@@ -77,6 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
+    drift = commands.add_parser("drift", help="compare the declared objects with the live "
+                                              "cluster (or a snapshot of it)")
+    drift.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                       help="files or directories that declare the objects")
+    live = drift.add_mutually_exclusive_group()
+    live.add_argument("--live", action="append", type=Path, default=[], metavar="FILE|DIR",
+                      help="read live state from `kubectl get -o yaml|json` dumps instead of "
+                           "a cluster; repeatable")
+    live.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current)")
+    drift.add_argument("--kubeconfig", type=Path, metavar="FILE",
+                       help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; "
+                            "in a pod, its service account)")
+    drift.add_argument("--request-timeout", type=_positive_seconds, default=30.0,
+                       metavar="SECONDS", help="time one API request may take (default 30)")
+    drift.add_argument("--server-side-diff", action="store_true", default=None,
+                       help="compare the server's dry-run apply of each object with live "
+                            "(needs patch rights)")
+    for option in ("--format", "--fail-on", "--config", "--root", "--kubernetes-version",
+                   "--namespace", "--baseline", "--debug"):
+        _copy_argument(check, drift, option)
+
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     listing = rules_commands.add_parser("list", help="every known rule, one line each")
@@ -97,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--verbose", "-v", action="store_true", help="list passing tests too")
     test.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _copy_argument(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
+                   option: str) -> None:
+    """The same option, with the same help, on another command."""
+    for action in source._actions:
+        if option in action.option_strings:
+            target._add_action(action)
+            return
+    raise ValueError(option)
 
 
 def _policy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if args.command == "check":
             return _check(args)
+        if args.command == "drift":
+            return _drift(args)
         if args.command == "rules":
             return _rules(args)
         if args.command == "test":
@@ -168,30 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from checker.config import find_config, load_config
     from checker.pipeline import run_check
 
     outputs = _parse_formats(args.formats or ["text"])
-    root = args.root
-    if root is None:
-        dirs = [p for p in args.paths if p != "-" and Path(p).is_dir()]
-        root = Path(dirs[0]) if len(args.paths) == 1 and dirs else Path.cwd()
-    if not root.is_dir():
-        raise UsageError(f"--root {root} is not a directory")
-    for path in args.paths:
-        if path != "-" and not Path(path).exists():
-            raise UsageError(f"path {path!r} does not exist")
-    config_path = args.config if args.config is not None else find_config(root)
-    if args.config is not None and not args.config.is_file():
-        raise ConfigError(f"config file {args.config} does not exist")
-    config = _with_overrides(load_config(config_path), args, {
-        "fail_on": args.fail_on, "kubernetes_version": args.kubernetes_version,
-        "strict": args.strict, "unknown_kinds": args.unknown_kinds,
-        "namespace": args.namespace,
-    })
-    if args.baseline is not None and not args.baseline.is_file():
-        raise UsageError(f"--baseline {args.baseline} does not exist")
-
+    root, config = _root_and_config(args, {"strict": args.strict,
+                                           "unknown_kinds": args.unknown_kinds})
     with _progress(enabled=not args.no_progress) as progress:
         run = run_check(args.paths, root=root, config=config, progress=progress,
                         policy_dirs=args.policy, baseline=args.baseline)
@@ -207,14 +221,63 @@ def _check(args: argparse.Namespace) -> int:
     return run.report.exit_code(config.fail_on)
 
 
+def _drift(args: argparse.Namespace) -> int:
+    from checker.drift.run import LiveSource, run_drift
+
+    outputs = _parse_formats(args.formats or ["text"])
+    root, config = _root_and_config(args, {})
+    for path in args.live:
+        if not path.exists():
+            raise UsageError(f"--live {path} does not exist")
+    if args.kubeconfig is not None and not args.kubeconfig.is_file():
+        raise UsageError(f"--kubeconfig {args.kubeconfig} does not exist")
+    if args.server_side_diff:
+        if args.live:
+            raise UsageError("--server-side-diff needs a cluster, not --live snapshots")
+        config = replace(config, drift=replace(config.drift, server_side=True))
+    source = LiveSource(tuple(args.live), args.kubeconfig, args.context, args.request_timeout)
+    run = run_drift(args.paths, root=root, config=config, live_source=source,
+                    baseline=args.baseline)
+    for name, target in outputs:
+        _write(name, target, run.report)
+    return run.report.exit_code(config.fail_on)
+
+
+def _root_and_config(args: argparse.Namespace, extra: Mapping[str, Any]) -> tuple[Path, Config]:
+    """The root paths are shown relative to, and the config with command-line overrides."""
+    from checker.config import find_config, load_config
+
+    root = args.root
+    if root is None:
+        dirs = [p for p in args.paths if p != "-" and Path(p).is_dir()]
+        root = Path(dirs[0]) if len(args.paths) == 1 and dirs else Path.cwd()
+    if not root.is_dir():
+        raise UsageError(f"--root {root} is not a directory")
+    for path in args.paths:
+        if path != "-" and not Path(path).exists():
+            raise UsageError(f"path {path!r} does not exist")
+    config_path = args.config if args.config is not None else find_config(root)
+    if args.config is not None and not args.config.is_file():
+        raise ConfigError(f"config file {args.config} does not exist")
+    config = _with_overrides(load_config(config_path), args, {
+        "fail_on": args.fail_on, "kubernetes_version": args.kubernetes_version,
+        "namespace": args.namespace, **extra,
+    })
+    if args.baseline is not None and not args.baseline.is_file():
+        raise UsageError(f"--baseline {args.baseline} does not exist")
+    return root, config
+
+
 def _with_overrides(config: Config, args: argparse.Namespace,
                     extra: Mapping[str, Any] | None = None) -> Config:
     """Command-line options win over the config file."""
     overrides: dict[str, Any] = dict(extra or {})
     overrides.update({
-        "rule_timeout": args.rule_timeout, "opa_url": args.opa_url,
-        "all_namespaces": args.all_namespaces, "bundled_packs": args.bundled_packs,
-        "policy_namespaces": tuple(args.policy_namespace) or None,
+        "rule_timeout": getattr(args, "rule_timeout", None),
+        "opa_url": getattr(args, "opa_url", None),
+        "all_namespaces": getattr(args, "all_namespaces", None),
+        "bundled_packs": getattr(args, "bundled_packs", None),
+        "policy_namespaces": tuple(getattr(args, "policy_namespace", ())) or None,
     })
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import jsonschema
 
+from checker.drift.settings import DriftSettings
+from checker.drift.settings import settings_from as drift_settings
 from checker.errors import ConfigError
 from checker.exceptions import ConfigException
 from checker.findings import RuleSettings
@@ -51,6 +53,7 @@ class Config:
     opa_url: str | None = None
     tiers: TierPolicy = field(default_factory=TierPolicy)
     render: RenderSettings = field(default_factory=RenderSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
     path: str | None = None
 
     @classmethod
@@ -83,6 +86,7 @@ class Config:
             opa_url=data.get("opa_url"),
             tiers=TierPolicy.from_config(data.get("tiers")),
             render=render_settings(data.get("render")),
+            drift=drift_settings(data.get("drift")),
             path=path,
         )
 

@@ -70,7 +70,8 @@ class Stamper:
         object's annotations are consulted first."""
         if self.redactor is not None:
             violation = Violation(self.redactor.text(violation.message), violation.pointer,
-                                  self.redactor.value(dict(violation.details)), violation.tier)
+                                  self.redactor.value(dict(violation.details)), violation.tier,
+                                  violation.identity)
         configured = self.settings.get(rule.id)
         severity = rule.severity
         details = dict(violation.details)
@@ -107,7 +108,8 @@ class Stamper:
             resource=manifest.resource if manifest is not None else None,
             location=location,
             engine=rule.engine,
-            fingerprint=fingerprint(rule.id, manifest, violation.pointer, violation.message,
+            fingerprint=fingerprint(rule.id, manifest, violation.pointer,
+                                    violation.identity or violation.message,
                                     path),
             suppressed_by=self.suppression(rule, manifest) or suppressed_by,
             details=details,

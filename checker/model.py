@@ -128,6 +128,10 @@ class Violation:
     tier: str | None = None
     """The tier this violation is judged by, when it is not the object's own: a backup
     schedule in `velero` is as bad as the RPO it misses for the namespaces it covers."""
+    identity: str | None = None
+    """What tells this violation apart from others of its rule on the same object, when the
+    message does not stay the same while the problem lasts (drift messages carry live values
+    and per-run Secret masks); the fingerprint is built from it instead of the message."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -604,11 +604,17 @@ def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
 
 
 
+def pointer_tokens(pointer: str) -> list[str]:
+    """The unescaped tokens (`~1` is `/`, `~0` is `~`) of a JSON pointer; none for ""."""
+    if not pointer:
+        return []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+
+
 def pointer_exists(root: Node, pointer: str) -> bool:
     """Whether every token of the pointer is in the document."""
     node = root
-    for token in (t.replace("~1", "/").replace("~0", "~")
-                  for t in pointer.lstrip("/").split("/") if pointer):
+    for token in pointer_tokens(pointer):
         if isinstance(node, MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, ScalarNode) and key_node.value == token:
@@ -632,7 +638,7 @@ def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
     node = root
     if not pointer:
         return node
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    tokens = pointer_tokens(pointer)
     for position, token in enumerate(tokens):
         last = position == len(tokens) - 1
         if isinstance(node, MappingNode):

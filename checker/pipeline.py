@@ -38,7 +38,12 @@ from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.match import MatchError, constraint_matches
 from checker.rego.worker import WorkerEngine
 from checker.render.stage import RULES as RENDER_RULES
-from checker.render.stage import load_estate, not_rendered_error, not_rendered_violation
+from checker.render.stage import (
+    EstateLoad,
+    load_estate,
+    not_rendered_error,
+    not_rendered_violation,
+)
 from checker.schema import RULES as SCHEMA_RULES
 from checker.schema import SchemaSource, SchemaViolation, validate
 from checker.secrets import Redactor
@@ -63,23 +68,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
               progress: ProgressHook | None = None, policy_dirs: Sequence[Path] = (),
               baseline: Path | None = None, today: dt.date | None = None) -> CheckRun:
     today = today or dt.date.today()
-    candidates, skipped = discover(paths, root, exclude=config.exclude)
-    total = len(candidates)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    charts = [root / s.display for s in skipped if s.reason in (HELM_CHART, HELM_ARCHIVE)]
-    skipped = [s for s in skipped if s.reason not in (HELM_CHART, HELM_ARCHIVE)]
-    estate_load = load_estate(candidates, root=root, default_namespace=config.namespace,
-                              settings=config.render, charts=charts,
-                              kubernetes_version=config.kubernetes_version, progress=tick)
+    estate_load = load_declared(paths, root=root, config=config, progress=progress)
     loaded = estate_load.loaded
-    loaded.skipped.extend(skipped)
     source = SchemaSource(config.kubernetes_version, strict=config.strict)
     errors = list(loaded.errors)
     errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
@@ -112,11 +102,29 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
                                           path=item.path, line=item.line))
     findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
 
+    findings = settle_findings(findings, config=config, known=known, root=root,
+                               stamper=stamper, baseline=baseline)
+    report = Report(
+        findings=tuple(findings),
+        errors=tuple(sorted({redactor.error(e) for e in errors}, key=ToolError.sort_key)),
+        rules={f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known},
+        files=loaded.files,
+        objects=len(loaded.manifests),
+        tool_version=__version__,
+    )
+    return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests,
+                    rules)
+
+
+def settle_findings(findings: list[Finding], *, config: Config,
+                    known: Mapping[str, RuleInfo], root: Path, stamper: Stamper,
+                    baseline: Path | None) -> list[Finding]:
+    """Config exceptions, distinct fingerprints and the baseline, in that order."""
     names = {rule_id: info.name for rule_id, info in known.items()}
     _check_exception_rules(config, known)
     config_shown = relative_display(Path(config.path), root) if config.path else None
-    findings, expired = apply_config_exceptions(findings, config.exceptions, names, today,
-                                                config_shown)
+    findings, expired = apply_config_exceptions(findings, config.exceptions, names,
+                                                stamper.today, config_shown)
     for rule, violation, index in expired:
         if stamper.enabled(rule):
             findings.append(stamper.stamp(rule, violation, None, path=config_shown,
@@ -129,17 +137,31 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         # the repository is checked out.
         findings = apply_baseline(findings, read_baseline(baseline),
                                   relative_display(baseline, root))
+    return findings
 
-    report = Report(
-        findings=tuple(findings),
-        errors=tuple(sorted({redactor.error(e) for e in errors}, key=ToolError.sort_key)),
-        rules={f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known},
-        files=loaded.files,
-        objects=len(loaded.manifests),
-        tool_version=__version__,
-    )
-    return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests,
-                    rules)
+
+def load_declared(paths: Sequence[str], *, root: Path, config: Config,
+                  progress: ProgressHook | None = None,
+                  default_namespace: str | None = None) -> EstateLoad:
+    """Every object the paths declare, rendered as the deployer renders it."""
+    candidates, skipped = discover(paths, root, exclude=config.exclude)
+    total = len(candidates)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    charts = [root / s.display for s in skipped if s.reason in (HELM_CHART, HELM_ARCHIVE)]
+    skipped = [s for s in skipped if s.reason not in (HELM_CHART, HELM_ARCHIVE)]
+    estate_load = load_estate(candidates, root=root,
+                              default_namespace=default_namespace or config.namespace,
+                              settings=config.render, charts=charts,
+                              kubernetes_version=config.kubernetes_version, progress=tick)
+    estate_load.loaded.skipped.extend(skipped)
+    return estate_load
 
 
 def resolve_rule_settings(config: Config, known: Mapping[str, RuleInfo],

@@ -142,6 +142,31 @@ class SchemaSource:
             return jsonschema_rs.validator_for(schema)
         return None
 
+    def raw_schema(self, group: str, version: str, kind: str
+                   ) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        """(schema, definitions its `$ref`s point into) of a kind, uncompiled; None if unknown.
+
+        For readers that need what a schema says rather than a verdict (drift reads list
+        keys, quantities and int-or-string fields from it).
+        """
+        gvk = (group, version, kind)
+        if gvk in self._estate_crds:
+            return self._estate_crds[gvk], {}
+        if is_builtin_group(group):
+            schema = self._builtin_schema(group, version, kind)
+            if schema is not None:
+                return schema, self._definitions
+        entry = self._crd_index.get(gvk)
+        if entry is not None and entry.get("file"):
+            return json.loads((self._crd_dir / entry["file"]).read_text(encoding="utf-8")), {}
+        return None
+
+    @cached_property
+    def _definitions(self) -> Mapping[str, Any]:
+        definitions: dict[str, Any] = json.loads(
+            self._builtin_dir.joinpath("_definitions.json").read_text())
+        return definitions.get("$defs", {})
+
     def _builtin_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
         if not _SAFE_NAME.fullmatch(kind) or not _SAFE_NAME.fullmatch(version):
             return None

@@ -1,0 +1,1 @@
+"""Drift between declared and live objects: normalizing, comparing and attributing."""

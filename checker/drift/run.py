@@ -1,0 +1,221 @@
+"""The drift command: declared objects (rendered) against live state, as findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker import __version__
+from checker.builtin import BUILTIN_RULES
+from checker.config import Config
+from checker.drift.compare import ABSENT, CHANGED, NOT_LIVE
+from checker.drift.engine import (
+    EXTRA,
+    MISSING,
+    MODIFIED,
+    AttributedField,
+    DriftEngine,
+    DriftResult,
+    ObjectDrift,
+    describe_value,
+)
+from checker.drift.live import LiveState, TypeKey, read_snapshot
+from checker.drift.normalize import SecretMask
+from checker.drift.rules import RULES
+from checker.findings import Stamper
+from checker.load import LoadResult, Locator
+from checker.model import Finding, Manifest, Report, ToolError, Violation
+from checker.pipeline import load_declared, resolve_rule_settings, settle_findings
+from checker.pyrules import Estate
+from checker.schema import SchemaSource
+from checker.secrets import Redactor
+from checker.tiers import TierResolver
+
+DEFAULT_NAMESPACE = "default"
+"""Where `kubectl apply` puts a namespaced object that names no namespace."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSource:
+    """Where live state comes from: snapshot files, or a cluster (kubeconfig/context)."""
+
+    snapshots: tuple[Path, ...] = ()
+    kubeconfig: Path | None = None
+    context: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass
+class DriftRun:
+    report: Report
+    result: DriftResult
+    live: LiveState
+    declared: list[Manifest] = field(default_factory=list)
+
+
+def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: LiveSource,
+              baseline: Path | None = None, today: dt.date | None = None,
+              cluster: Any = None) -> DriftRun:
+    """`cluster` is an already connected `checker.drift.live.Cluster` (tests, reuse)."""
+    estate_load = load_declared(paths, root=root, config=config,
+                                default_namespace=config.namespace or DEFAULT_NAMESPACE)
+    loaded = estate_load.loaded
+    declared = loaded.manifests
+    errors = list(loaded.errors)
+    mask = SecretMask()
+    source = SchemaSource(config.kubernetes_version, strict=False)
+    for manifest in declared:
+        if manifest.resource.kind == "CustomResourceDefinition":
+            try:
+                source.add_estate_crd(manifest.obj)
+            except (ValueError, TypeError, KeyError, RecursionError):
+                pass  # `check` reports a broken CRD; drift compares without its schema
+    settings = config.drift
+    scanned = _scanned_types(settings.extra_kinds)
+    live = _read_live(live_source, declared, scanned, mask, cluster)
+    errors.extend(live.errors)
+    engine = DriftEngine(settings, source, mask)
+    result = engine.diff(declared, live, scanned)
+    for (group, kind), (why, manifests) in sorted(result.unchecked.items()):
+        errors.append(ToolError(
+            "live", f"{len(manifests)} declared {kind} object(s) ({group or 'core'}) not "
+            f"compared: {why}"))
+
+    known = {**BUILTIN_RULES}
+    locator = Locator(_with_snapshot(loaded, live.loaded))
+    stamper = Stamper(position=locator.position, locate=locator.locate,
+                      settings=resolve_rule_settings(config, known, {}),
+                      today=today or dt.date.today(),
+                      tier_of=TierResolver(config.tiers, Estate(declared).namespaces).explain,
+                      redactor=Redactor.for_estate(declared))
+    findings = [finding for drift in result.drifts
+                for finding in _findings(drift, stamper, live.source)]
+    findings = settle_findings(findings, config=config, known=known, root=root,
+                               stamper=stamper, baseline=baseline)
+    redactor = stamper.redactor or Redactor(())
+    report = Report(
+        findings=tuple(findings),
+        errors=tuple(sorted({redactor.error(e) for e in errors}, key=ToolError.sort_key)),
+        rules={f.rule_id: known[f.rule_id] for f in findings if f.rule_id in known},
+        files=loaded.files,
+        objects=len(declared),
+        tool_version=__version__,
+    )
+    return DriftRun(report, result, live, declared)
+
+
+def _with_snapshot(declared: LoadResult, snapshot: LoadResult | None) -> LoadResult:
+    """One view over declared and snapshot files, so that an object only the cluster has is
+    located in the dump it came from."""
+    if snapshot is None:
+        return declared
+    merged = LoadResult(sources={**snapshot.sources, **declared.sources},
+                        chunks={**snapshot.chunks, **declared.chunks})
+    return merged
+
+
+def _scanned_types(extra_kinds: Sequence[str]) -> set[TypeKey]:
+    types = set()
+    for text in extra_kinds:
+        group, _, kind = text.rpartition("/")
+        types.add((group, kind))
+    return types
+
+
+def _read_live(live_source: LiveSource, declared: Sequence[Manifest], scanned: set[TypeKey],
+               mask: SecretMask, cluster: Any) -> LiveState:
+    if live_source.snapshots:
+        return read_snapshot(list(live_source.snapshots), Path.cwd(), mask)
+    from checker.drift.live import Cluster, read_cluster
+
+    wanted: dict[TypeKey, list[str]] = {key: [] for key in scanned}
+    namespaces: dict[TypeKey, set[str]] = {}
+    for manifest in declared:
+        resource = manifest.resource
+        key = (resource.group, resource.kind)
+        version = resource.api_version.rpartition("/")[2]
+        versions = wanted.setdefault(key, [])
+        if version not in versions:
+            versions.append(version)
+        if resource.namespace:
+            namespaces.setdefault(key, set()).add(resource.namespace)
+    owned = cluster is None
+    if cluster is None:
+        cluster = Cluster.connect(kubeconfig=live_source.kubeconfig,
+                                  context=live_source.context, timeout=live_source.timeout)
+    try:
+        return read_cluster(cluster, wanted, namespaces, mask)
+    finally:
+        if owned:
+            cluster.close()
+
+
+def _findings(drift: ObjectDrift, stamper: Stamper, live_source: str) -> list[Finding]:
+    if drift.status == MISSING and drift.declared is not None:
+        resource = drift.declared.resource
+        violation = Violation(f"{resource.display()} is declared but not in the cluster",
+                              details={"drift": MISSING, "live_source": live_source})
+        return [stamper.stamp(RULES["DRF001"], violation, drift.declared)]
+    if drift.status == EXTRA and drift.live is not None:
+        resource = drift.live.resource
+        violation = Violation(
+            f"{resource.display()} is in the cluster ({drift.mark}) but not declared",
+            details={"drift": EXTRA, "owned_by": drift.mark, "live_source": live_source,
+                     **_live_writer(drift.live)})
+        return [stamper.stamp(RULES["DRF002"], violation, drift.live)]
+    if drift.status == MODIFIED and drift.declared is not None:
+        return [stamper.stamp(RULES["DRF003"], _field_violation(item, live_source),
+                              drift.declared) for item in drift.fields]
+    return []
+
+
+def _field_violation(item: AttributedField, live_source: str) -> Violation:
+    field_drift = item.drift
+    declared, live = field_drift.declared, field_drift.live
+    if field_drift.change == CHANGED:
+        text = f"{field_drift.path}: declared {describe_value(declared)}, live " \
+               f"{describe_value(live)}"
+    elif field_drift.change == NOT_LIVE:
+        text = f"{field_drift.path}: declared {describe_value(declared)}, absent in the cluster"
+    else:
+        text = f"{field_drift.path}: live {describe_value(live)}, not declared"
+    details: dict[str, Any] = {
+        "drift": MODIFIED, "change": field_drift.change, "path": field_drift.path,
+        "live_pointer": field_drift.live_pointer, "live_source": live_source,
+    }
+    if declared is not ABSENT:
+        details["declared"] = declared
+    if live is not ABSENT:
+        details["live"] = live
+    if item.owners:
+        owner = item.owners[0]
+        text += f" — changed by {owner.describe()}"
+        details["changed_by"] = _owner_details(owner)
+        if len(item.owners) > 1:
+            details["also_owned_by"] = [_owner_details(o) for o in item.owners[1:]]
+    elif field_drift.evidence:
+        text += f" ({field_drift.evidence})"
+    if field_drift.evidence:
+        details["evidence"] = field_drift.evidence
+    return Violation(text, field_drift.pointer, details,
+                     identity=f"{field_drift.change}:{field_drift.path}")
+
+
+def _owner_details(owner: Any) -> dict[str, Any]:
+    return {key: value for key, value in (
+        ("manager", owner.manager), ("operation", owner.operation), ("time", owner.time),
+        ("subresource", owner.subresource)) if value}
+
+
+def _live_writer(live: Manifest) -> Mapping[str, Any]:
+    """Who created or last wrote an extra object, from its managedFields."""
+    from checker.drift.managed import Ownership
+
+    entries = [e for e in Ownership.of(live.obj).managers() if not e.subresource]
+    if not entries:
+        return {}
+    latest = max(entries, key=lambda e: e.time or "")
+    return {"changed_by": _owner_details(latest)}
