@@ -128,8 +128,8 @@ class Cluster:
         self.requests = 0
 
     @classmethod
-    def connect(cls, *, kubeconfig: Path | None, context: str | None,
-                timeout: float = 30.0) -> Cluster:
+    def connect(cls, *, kubeconfig: Path | None, context: str | None, timeout: float = 30.0,
+                sleep: Callable[[float], None] = time.sleep) -> Cluster:
         from kubernetes import client, config  # the ~0.6 s import, only when drift runs
         from kubernetes.config.config_exception import ConfigException
 
@@ -145,7 +145,7 @@ class Cluster:
             where = f" {kubeconfig}" if kubeconfig else ""
             raise CheckerError(f"cannot load kubeconfig{where}: {exc}") from None
         configuration.retries = False  # retried here, with backoff and a bound
-        return cls(client.ApiClient(configuration), timeout=timeout)
+        return cls(client.ApiClient(configuration), timeout=timeout, sleep=sleep)
 
     @property
     def host(self) -> str:
