@@ -109,19 +109,19 @@ def test_aggregated_cluster_role_rules_are_compared_when_asked() -> None:
     ("smd-service-config-2-ports.yaml", "smd-service-live.yaml",
      {(MODIFIED, "undeclared", "spec.ports[port=443,protocol=TCP]")}),
     ("ssd-deploy-with-manual-apply-config.yaml", "ssd-deploy-with-manual-apply-live.yaml",
-     {(MODIFIED, "not-live", "spec.template.spec.containers[name=main-container]"
-                             ".ports[containerPort=40]"),
+     {(MODIFIED, "not-live", ("spec.template.spec.containers[name=main-container]"
+                             ".ports[containerPort=40]")),
       (MODIFIED, "undeclared", "spec.template.spec.containers[name=idle]")}),
     ("ssd-svc-no-label-config.yaml", "ssd-svc-label-live.yaml",
      {(MODIFIED, "undeclared", "metadata.labels.delete-me")}),
     ("ssd-deploy-nested-config.yaml", "ssd-deploy-nested-live.yaml",
-     {(MODIFIED, "not-live", "spec.template.spec.containers[name=main-container]"
-                             ".ports[containerPort=443]"),
-      (MODIFIED, "not-live", "spec.template.spec.containers[name=main-container]"
-                             ".env[name=ENV_VAR2]")}),
+     {(MODIFIED, "not-live", ("spec.template.spec.containers[name=main-container]"
+                             ".ports[containerPort=443]")),
+      (MODIFIED, "not-live", ("spec.template.spec.containers[name=main-container]"
+                             ".env[name=ENV_VAR2]"))}),
     ("ssd-deploy-composite-key-config.yaml", "ssd-deploy-composite-key-live.yaml",
-     {(MODIFIED, "not-live", "spec.template.spec.containers[name=nginx]"
-                             ".ports[containerPort=8080]")}),
+     {(MODIFIED, "not-live", ("spec.template.spec.containers[name=nginx]"
+                             ".ports[containerPort=8080]"))}),
     ("ssd-configmap-config.yaml", "ssd-configmap-live.yaml",
      {(MODIFIED, "undeclared", "data.key3")}),
 ])
