@@ -67,22 +67,27 @@ def is_empty(value: Any) -> bool:
 
 def compare(declared: Any, live: Any, shape: Shape = UNKNOWN,
             claims: Mapping[str, str] | None = None,
-            item_claims: Mapping[str, str] | None = None) -> list[FieldDrift]:
+            item_claims: Mapping[str, str] | None = None,
+            everything: str | None = None) -> list[FieldDrift]:
     """Every declared field whose live value differs, and every claimed undeclared field.
 
     `item_claims` is weaker evidence that counts only for whole list items: any writer of an
     item in a declared list put it there on purpose (no server default adds list items),
-    whereas the creator of an object also owns the defaults it was given.
+    whereas the creator of an object also owns the defaults it was given. `everything` claims
+    every live field with that evidence: when `declared` is the server's own answer to a
+    dry-run apply, anything it lacks is drift.
     """
-    walker = _Walker(claims or {}, item_claims or {})
+    walker = _Walker(claims or {}, item_claims or {}, everything)
     walker.node(declared, live, shape, ("", "", ""))
     return walker.found
 
 
 class _Walker:
-    def __init__(self, claims: Mapping[str, str], item_claims: Mapping[str, str]) -> None:
+    def __init__(self, claims: Mapping[str, str], item_claims: Mapping[str, str],
+                 everything: str | None) -> None:
         self.claims = claims
         self.item_claims = item_claims
+        self.everything = everything
         self.claimed_within = {pointer[:cut] for pointer in claims
                                for cut in _prefix_ends(pointer)}
         self.found: list[FieldDrift] = []
@@ -150,7 +155,8 @@ class _Walker:
                       (f"{pointer}/{index}", f"{live_pointer}/{found}", label))
         for index, item in enumerate(live):
             item_pointer = f"{live_pointer}/{index}"
-            evidence = self.claims.get(item_pointer) or self.item_claims.get(item_pointer)
+            evidence = self.claims.get(item_pointer) or self.item_claims.get(item_pointer) \
+                or self.everything
             if index not in matched and evidence:
                 label = f"{path}[{_describe_identity(item, keys)}]"
                 self.found.append(FieldDrift(
@@ -180,7 +186,7 @@ class _Walker:
 
     def undeclared(self, live: Any, where: tuple[str, str, str]) -> None:
         pointer, live_pointer, path = where
-        evidence = self.claims.get(live_pointer)
+        evidence = self.claims.get(live_pointer, self.everything)
         if evidence is not None:
             if not is_empty(live):
                 self.found.append(FieldDrift(UNDECLARED, pointer, live_pointer, path, ABSENT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -20,6 +20,10 @@ from checker.model import Manifest, ResourceKey
 from checker.schema import SchemaSource, escape_pointer_token
 
 MISSING, EXTRA, MODIFIED = "missing", "extra", "modified"
+SERVER_SIDE_EVIDENCE = "the server's dry-run apply of the declared object would remove it"
+
+Predictor = Callable[[Manifest, Manifest], Mapping[str, Any] | None]
+"""(declared, live) → the server's dry-run apply of the declared object, or None."""
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 HOOK_ANNOTATIONS = ("helm.sh/hook", "argocd.argoproj.io/hook")
@@ -65,7 +69,10 @@ class DriftEngine:
         self.mask = mask
 
     def diff(self, declared: Sequence[Manifest], live: LiveState,
-             scanned_types: Iterable[tuple[str, str]] = ()) -> DriftResult:
+             scanned_types: Iterable[tuple[str, str]] = (),
+             predict: Predictor | None = None) -> DriftResult:
+        """`predict` gives the server's dry-run apply of a declared object (server-side diff),
+        or None to compare client-side."""
         result = DriftResult()
         autoscaled = _autoscaled([*declared, *live.objects.values()])
         seen: set[ResourceKey] = set()
@@ -87,7 +94,8 @@ class DriftEngine:
             if found is None:
                 result.drifts.append(ObjectDrift(MISSING, manifest, None))
                 continue
-            fields = self.fields(manifest, found, autoscaled)
+            predicted = predict(manifest, found) if predict is not None else None
+            fields = self.fields(manifest, found, autoscaled, predicted)
             if fields:
                 result.drifts.append(ObjectDrift(MODIFIED, manifest, found, tuple(fields)))
         owners = _EstateOwners(declared, self.settings)
@@ -103,12 +111,18 @@ class DriftEngine:
         return result
 
     def fields(self, declared: Manifest, live: Manifest,
-               autoscaled: set[tuple[str | None, str, str]]) -> list[AttributedField]:
-        """The drifted fields of one pair, ignored ones removed, each with its owners."""
+               autoscaled: set[tuple[str | None, str, str]],
+               predicted: Mapping[str, Any] | None = None) -> list[AttributedField]:
+        """The drifted fields of one pair, ignored ones removed, each with its owners.
+
+        With `predicted` (the server's answer to a dry-run apply, masked), that answer is
+        compared with live instead of the declared object: every difference is drift.
+        """
         resource = declared.resource
         raw_declared = self.mask.secret(declared.obj) if is_secret(declared.obj) \
             else declared.obj
-        mine = prepare(raw_declared, namespace=resource.namespace, declared=raw_declared,
+        mine = prepare(predicted if predicted is not None else raw_declared,
+                       namespace=resource.namespace, declared=raw_declared,
                        aggregated_roles=self.settings.aggregated_roles)
         theirs = prepare(live.obj, namespace=resource.namespace, declared=raw_declared,
                          aggregated_roles=self.settings.aggregated_roles)
@@ -124,7 +138,8 @@ class DriftEngine:
                        for owner in ownership.managers()
                        if not owner.subresource and owner.manager not in ignored_managers
                        for pointer in ownership.owned(partial(operator.eq, owner))}
-        drifted = compare(mine, theirs, shape, claims, item_claims)
+        everything = SERVER_SIDE_EVIDENCE if predicted is not None else None
+        drifted = compare(mine, theirs, shape, claims, item_claims, everything)
         ignore_replicas = (resource.namespace, resource.kind, resource.name) in autoscaled
         result = []
         for item in drifted:

@@ -50,6 +50,8 @@ class LiveState:
     notes: list[str] = field(default_factory=list)
     loaded: LoadResult | None = None
     """The snapshot files as loaded, to locate live-only objects in them."""
+    resources: dict[TypeKey, ApiResource] = field(default_factory=dict)
+    """The API resource each type was read from (a cluster only)."""
 
     def readable(self, group: str, kind: str) -> bool:
         return (group, kind) in self.read_types and (group, kind) not in self.unreadable
@@ -356,6 +358,7 @@ def read_cluster(cluster: Cluster, wanted: Mapping[TypeKey, Iterable[str]],
                 state.unreadable[type_key] = problem
                 continue
         state.read_types.add(type_key)
+        state.resources[type_key] = found
         for item in items:
             _add_live(state, found, item, mask)
     state.notes.extend(discovery.problems)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from checker import __version__
 from checker.builtin import BUILTIN_RULES
@@ -75,10 +76,22 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
                 pass  # `check` reports a broken CRD; drift compares without its schema
     settings = config.drift
     scanned = _scanned_types(settings.extra_kinds)
-    live = _read_live(live_source, declared, scanned, mask, cluster)
-    errors.extend(live.errors)
-    engine = DriftEngine(settings, source, mask)
-    result = engine.diff(declared, live, scanned)
+    owned = cluster is None and not live_source.snapshots
+    if owned:
+        from checker.drift.live import Cluster
+
+        cluster = Cluster.connect(kubeconfig=live_source.kubeconfig,
+                                  context=live_source.context, timeout=live_source.timeout)
+    try:
+        live = _read_live(live_source, declared, scanned, mask, cluster)
+        errors.extend(live.errors)
+        engine = DriftEngine(settings, source, mask)
+        predictor = _ServerSide(cluster, live, mask) \
+            if settings.server_side and cluster is not None else None
+        result = engine.diff(declared, live, scanned, predictor)
+    finally:
+        if owned:
+            cluster.close()
     for (group, kind), (why, manifests) in sorted(result.unchecked.items()):
         errors.append(ToolError(
             "live", f"{len(manifests)} declared {kind} object(s) ({group or 'core'}) not "
@@ -93,6 +106,8 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
                       redactor=Redactor.for_estate(declared))
     findings = [finding for drift in result.drifts
                 for finding in _findings(drift, stamper, live.source)]
+    if predictor is not None:
+        findings.extend(predictor.notes(stamper))
     findings = settle_findings(findings, config=config, known=known, root=root,
                                stamper=stamper, baseline=baseline)
     redactor = stamper.redactor or Redactor(())
@@ -129,7 +144,7 @@ def _read_live(live_source: LiveSource, declared: Sequence[Manifest], scanned: s
                mask: SecretMask, cluster: Any) -> LiveState:
     if live_source.snapshots:
         return read_snapshot(list(live_source.snapshots), Path.cwd(), mask)
-    from checker.drift.live import Cluster, read_cluster
+    from checker.drift.live import read_cluster
 
     wanted: dict[TypeKey, list[str]] = {key: [] for key in scanned}
     namespaces: dict[TypeKey, set[str]] = {}
@@ -142,15 +157,54 @@ def _read_live(live_source: LiveSource, declared: Sequence[Manifest], scanned: s
             versions.append(version)
         if resource.namespace:
             namespaces.setdefault(key, set()).add(resource.namespace)
-    owned = cluster is None
-    if cluster is None:
-        cluster = Cluster.connect(kubeconfig=live_source.kubeconfig,
-                                  context=live_source.context, timeout=live_source.timeout)
-    try:
-        return read_cluster(cluster, wanted, namespaces, mask)
-    finally:
-        if owned:
-            cluster.close()
+    return read_cluster(cluster, wanted, namespaces, mask)
+
+
+SERVER_SIDE_MANAGER = "gitops-checker"
+"""The field manager named in dry-run applies (nothing is persisted under it)."""
+
+
+class _ServerSide:
+    """Asks the server what applying each declared object would give (`dryRun=All`); when it
+    refuses, the object is compared client-side and a note (DRF004) says so, per kind."""
+
+    def __init__(self, cluster: Any, live: LiveState, mask: SecretMask) -> None:
+        self._cluster = cluster
+        self._live = live
+        self._mask = mask
+        self._refused: dict[TypeKey, tuple[str, list[Manifest]]] = {}
+
+    def __call__(self, declared: Manifest, live: Manifest) -> Mapping[str, Any] | None:
+        from checker.drift.live import LiveError
+        from checker.drift.normalize import masked_live
+
+        resource = declared.resource
+        type_key = (resource.group, resource.kind)
+        api = self._live.resources.get(type_key)
+        if api is None:
+            return None
+        body = dict(declared.obj)
+        metadata = dict(body.get("metadata") or {})
+        if api.namespaced and resource.namespace:
+            metadata["namespace"] = resource.namespace
+        body["metadata"] = metadata
+        body["apiVersion"] = api.api_version  # the version the live object was read in
+        path = f"{api.path(live.resource.namespace)}/{quote(resource.name, safe='')}"
+        try:
+            answer = self._cluster.apply_dry_run(path, body, SERVER_SIDE_MANAGER)
+        except LiveError as exc:
+            self._refused.setdefault(type_key, (str(exc), []))[1].append(declared)
+            return None
+        return masked_live(answer, self._mask)
+
+    def notes(self, stamper: Stamper) -> list[Finding]:
+        notes = []
+        for (_, kind), (why, manifests) in sorted(self._refused.items()):
+            violation = Violation(
+                f"{len(manifests)} {kind} object(s) compared client-side: the server refused "
+                f"the dry-run apply ({why})", details={"objects": len(manifests)})
+            notes.append(stamper.stamp(RULES["DRF004"], violation, manifests[0]))
+        return notes
 
 
 def _findings(drift: ObjectDrift, stamper: Stamper, live_source: str) -> list[Finding]:

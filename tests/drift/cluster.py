@@ -160,7 +160,27 @@ class ClusterEmulator(KubernetesEmulator):
         if seconds is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closing.wait(), seconds)
+        if "dryRun" in request.params:
+            # A dry run persists nothing: skip kmock's storage of the change (it stores even
+            # what reactions answer) and answer with the reactions or `dry_run_answer`.
+            return await kmock.KubernetesScaffold._handle(self, request)
         return await super()._handle(request)
+
+    async def _serve_update(self, request: kmock.Request) -> dict[str, Any]:
+        if "dryRun" not in request.params:
+            result: dict[str, Any] = await super()._serve_update(request)
+            return result
+        return self.dry_run_answer(request)
+
+    def dry_run_answer(self, request: kmock.Request) -> dict[str, Any]:
+        """A server-side apply dry run without a scripted answer: the live object with the
+        applied fields merged in (maps merged, lists replaced), which is what a server
+        answers for simple objects; tests of real verdicts script the server's answer."""
+        res, _ = self._lookup(request)
+        key = (res, request.namespace, str(request.name))
+        if key not in self.objects or self.objects[key].deleted:
+            raise _not_found()
+        return _merged(copy.deepcopy(self.objects[key].raw), request.data or {})
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, KubernetesNotFoundError):  # kmock's own: unknown paths
@@ -262,6 +282,15 @@ class ClusterEmulator(KubernetesEmulator):
         full = await (self._serve_fetch if request.name else self._serve_list)(request)
         data = json.dumps(full).encode()
         return data[: len(data) // 2]
+
+
+def _merged(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = _merged(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
 
 
 @contextlib.contextmanager
@@ -415,6 +444,21 @@ class FakeCluster:
         self._react(self.emulator[_ref(resource)], times, after, 200, headers,
                     self.emulator.truncated)
 
+    def answer_dry_run(self, resource: ResourceRef, answer: Mapping[str, Any]) -> None:
+        """Answer server-side apply dry runs for `resource` with `answer` (a server's reply)."""
+        view = self.emulator[_ref(resource)][lambda request: "dryRun" in request.params]
+        self._react(view, None, 0, 200, kmock.headers({"Content-Type": "application/json"}),
+                    copy.deepcopy(dict(answer)))
+
+    def refuse_patch(self, resource: ResourceRef) -> None:
+        """403 for every PATCH of `resource` (read-only RBAC), LIST and GET unaffected."""
+        res = _ref(resource)
+        body = status_body(403, f'{res.plural} is forbidden: User "system:serviceaccount:drift:'
+                                f'checker" cannot patch resource "{res.plural}" in API group '
+                                f'"{res.group}"', details={"group": res.group, "kind": res.plural})
+        view = self.emulator[_ref(resource)][lambda request: request.method.value == "PATCH"]
+        self._react(view, None, 0, 403, body)
+
     def fail_discovery(self, path: str, status: int, times: int | None = None) -> None:
         """Answer `GET <path>` (e.g. "/apis", "/apis/apps/v1") with `status`."""
         body = status_body(status, _MESSAGES.get(status, f"injected fault {status}"))
@@ -438,6 +482,19 @@ class FakeCluster:
             return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     # -- assertions -----------------------------------------------------------------------
+
+    def emulator_objects_unchanged(self, obj: Mapping[str, Any]) -> bool:
+        """Whether the stored object is still exactly `obj` (a dry run persisted nothing)."""
+        metadata = obj.get("metadata") or {}
+        api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+        for res, info in self.emulator.resources.items():
+            if _api_version(res) == api_version and info.kind == kind:
+                key = (res, metadata.get("namespace") if info.namespaced else None,
+                       metadata["name"])
+                stored = self._on_loop(
+                    lambda key=key: copy.deepcopy(self.emulator.objects[key].raw))
+                return bool(stored == obj)
+        return False
 
     @property
     def requests(self) -> list[Call]:

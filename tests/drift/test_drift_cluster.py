@@ -6,6 +6,7 @@ servers' answers: managedFields, defaults, status); faults are injected per reso
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -272,3 +273,55 @@ def test_cli_reports_exit_codes(cluster: FakeCluster, tmp_path: Path) -> None:
     with redirect_stderr(io.StringIO()) as err:
         assert main([*args, "--kubeconfig", str(tmp_path / "nope")]) == 2
     assert "does not exist" in err.getvalue()
+
+
+@pytest.mark.parametrize(("declared", "live", "predicted", "resource", "expected"), [
+    ("ssd-configmap-config.yaml", "ssd-configmap-live.yaml", "ssd-configmap-predicted-live.json",
+     "v1/configmaps", {("undeclared", "data.key3")}),
+    ("ssd-svc-no-label-config.yaml", "ssd-svc-label-live.yaml",
+     "ssd-svc-no-label-predicted-live.json", "v1/services",
+     {("undeclared", "metadata.labels.delete-me")}),
+    ("ssd-deploy-with-manual-apply-config.yaml", "ssd-deploy-with-manual-apply-live.yaml",
+     "ssd-deploy-with-manual-apply-predicted-live.json", "apps/v1/deployments",
+     # The server's answer also carries a label its mutating webhook adds on apply.
+     {("not-live", ("spec.template.spec.containers[name=main-container]"
+                   ".ports[containerPort=40,protocol=TCP]")),
+      ("not-live", "metadata.labels.mutation-test")}),
+])
+def test_server_side_diff_compares_the_servers_answer(
+        cluster: FakeCluster, tmp_path: Path, declared: str, live: str, predicted: str,
+        resource: str, expected: set[tuple[str, str]]) -> None:
+    """The server's answers here are the real ones recorded in the oracle data."""
+    live_object = _load(live)
+    cluster.seed(live_object)
+    answer = json.loads((ORACLES / predicted).read_text())
+    cluster.answer_dry_run(resource, answer)
+    config = Config()
+    config = dataclasses.replace(config, drift=dataclasses.replace(config.drift,
+                                                                   server_side=True))
+    run = _drift(cluster, tmp_path, _repo(tmp_path, _load(declared)), config=config)
+    assert run.report.errors == ()
+    assert {(f.details["change"], f.details["path"]) for f in run.report.findings} == expected
+    patches = [c for c in cluster.calls(resource) if c.method == "PATCH"]
+    assert len(patches) == 1
+    assert patches[0].query == {"dryRun": "All", "fieldManager": "gitops-checker",
+                                "force": "true"}
+    assert cluster.emulator_objects_unchanged(live_object)
+
+
+def test_server_side_diff_refused_falls_back_with_a_note(cluster: FakeCluster,
+                                                         tmp_path: Path) -> None:
+    cluster.seed(_load("ssd-configmap-live.yaml"))
+    cluster.refuse_patch("v1/configmaps")
+    repo = _repo(tmp_path, _load("ssd-configmap-config.yaml"))
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+    with redirect_stdout(io.StringIO()) as out:
+        code = main(["drift", str(repo), "--kubeconfig", str(kubeconfig), "--context", "test",
+                     "--server-side-diff", "--format", "json", "--fail-on", "low"])
+    assert code == 1
+    findings = json.loads(out.getvalue())["findings"]
+    by_rule = {f["rule_id"]: f for f in findings}
+    assert sorted(by_rule) == ["DRF003", "DRF004"]
+    assert by_rule["DRF003"]["details"]["path"] == "data.key3"  # found client-side
+    assert "1 ConfigMap object(s) compared client-side" in by_rule["DRF004"]["message"]
+    assert "HTTP 403" in by_rule["DRF004"]["message"]
