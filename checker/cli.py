@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report the findings recorded in FILE as suppressed")
     check.add_argument("--write-baseline", type=Path, metavar="FILE",
                        help="record every active finding in FILE (accepting them) and exit 0")
+    check.add_argument("--changed", action="store_true",
+                       help="PATHs are the files a change touched (as pre-commit passes them): "
+                            "the whole estate at --root (default: the current directory) is "
+                            "checked, and only findings located in those files are reported")
+    check.add_argument("--schema-only", action="store_true",
+                       help="only the schema stage: no rule packs or policies")
     check.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
@@ -204,11 +210,17 @@ def _check(args: argparse.Namespace) -> int:
     from checker.pipeline import run_check
 
     outputs = _parse_formats(args.formats or ["text"])
+    focus = None
+    if args.changed:
+        args.paths, focus = _changed_files(args)
     root, config = _root_and_config(args, {"strict": args.strict,
                                            "unknown_kinds": args.unknown_kinds})
+    if focus is not None:
+        focus = _focus(focus, root)
     with _progress(enabled=not args.no_progress) as progress:
         run = run_check(args.paths, root=root, config=config, progress=progress,
-                        policy_dirs=args.policy, baseline=args.baseline)
+                        policy_dirs=args.policy, baseline=args.baseline, focus=focus,
+                        with_rules=not args.schema_only)
     for name, target in outputs:
         _write(name, target, run.report)
     if args.write_baseline is not None:
@@ -219,6 +231,24 @@ def _check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_UNDECIDED if run.report.errors else EXIT_OK
     return run.report.exit_code(config.fail_on)
+
+
+def _changed_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """(estate paths, changed files) for --changed: the estate is the root; files that no
+    longer exist (a deletion in the change) have nothing to report."""
+    changed = [p for p in args.paths if p != "."]
+    if "-" in changed:
+        raise UsageError("--changed takes file names, not standard input")
+    if args.root is None:
+        args.root = Path.cwd()
+    return [str(args.root)], changed
+
+
+def _focus(changed: Sequence[str], root: Path) -> Any:
+    from checker.discover import relative_display
+    from checker.pipeline import Focus
+
+    return Focus(frozenset(relative_display(Path(p).absolute(), root) for p in changed))
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -64,9 +64,29 @@ class CheckRun:
     rules: RuleSet | None = None
 
 
+@dataclass(frozen=True)
+class Focus:
+    """The files a change touched (root-relative POSIX paths), as a pre-commit hook gets
+    them: the whole estate is loaded (tiers, references and estate-wide rules need it), but
+    per-object checks run only on objects these files declare or patch, and only findings
+    located in them are reported."""
+
+    files: frozenset[str]
+
+    def touches(self, manifest: Manifest) -> bool:
+        return manifest.location.path in self.files or \
+            any(path in self.files for path, _ in manifest.patches)
+
+    def holds(self, finding: Finding) -> bool:
+        return finding.location.path in self.files
+
+
 def run_check(paths: Sequence[str], *, root: Path, config: Config,
               progress: ProgressHook | None = None, policy_dirs: Sequence[Path] = (),
-              baseline: Path | None = None, today: dt.date | None = None) -> CheckRun:
+              baseline: Path | None = None, today: dt.date | None = None,
+              focus: Focus | None = None, with_rules: bool = True) -> CheckRun:
+    """`with_rules=False` is the schema stage alone (rules are loaded, so that the config
+    may name them, but not evaluated)."""
     today = today or dt.date.today()
     estate_load = load_declared(paths, root=root, config=config, progress=progress)
     loaded = estate_load.loaded
@@ -79,7 +99,10 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
         bundled=config.bundled_packs,
     ), root=root, estate=loaded.manifests)
-    errors.extend(rules.errors)
+    if with_rules:
+        errors.extend(rules.errors)
+    # else: the rules are known (the config may name them) but not judged, and a broken
+    # pack is the rule hook's business, not the schema hook's
     for template in {c.template.kind: c.template for c in rules.rego.constraints}.values():
         source.add_estate_crd(constraint_crd(template))
 
@@ -92,7 +115,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     stamper = Stamper(position=locator.position, locate=locator.locate, settings=settings,
                       today=today,
                       tier_of=tiers.explain, redactor=redactor)
-    findings = list(_schema_findings(loaded, source, stamper, locator, errors))
+    subjects = [m for m in loaded.manifests if focus is None or focus.touches(m)]
+    findings = list(_schema_findings(loaded, subjects, source, stamper, locator, errors))
     not_rendered = RENDER_RULES["RND001"]
     for item, partial in estate_load.not_rendered:
         if config.render.strict and not partial:
@@ -100,7 +124,11 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         elif stamper.enabled(not_rendered):
             findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
                                           path=item.path, line=item.line))
-    findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors))
+    if with_rules:
+        findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
+                                       subjects=subjects))
+    if focus is not None:
+        findings = [f for f in findings if focus.holds(f)]
 
     findings = settle_findings(findings, config=config, known=known, root=root,
                                stamper=stamper, baseline=baseline)
@@ -204,10 +232,15 @@ def resolve_rule_settings(config: Config, known: Mapping[str, RuleInfo],
 
 def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
                    stamper: Stamper, known: Mapping[str, RuleInfo],
-                   errors: list[ToolError]) -> list[Finding]:
-    """Python rules, Rego rules, tier labels and exception hygiene over a set of objects."""
-    findings = list(_python_findings(rules, estate, tiers, config, stamper, errors))
-    findings.extend(_rego_findings(rules, estate, tiers, config, stamper, errors))
+                   errors: list[ToolError],
+                   subjects: Sequence[Manifest] | None = None) -> list[Finding]:
+    """Python rules, Rego rules, tier labels and exception hygiene over a set of objects.
+
+    Per-object rules judge only `subjects` (default: every object); estate-wide rules
+    always see the whole estate."""
+    subjects = estate.manifests if subjects is None else subjects
+    findings = list(_python_findings(rules, estate, tiers, config, stamper, errors, subjects))
+    findings.extend(_rego_findings(rules, estate, tiers, config, stamper, errors, subjects))
     findings.extend(_exception_findings(estate, known, stamper, stamper.today))
     invalid = TIER_RULES["TIER001"]
     if stamper.enabled(invalid):
@@ -217,20 +250,22 @@ def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
 
 
 def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
-                     stamper: Stamper, errors: list[ToolError]) -> Iterable[Finding]:
+                     stamper: Stamper, errors: list[ToolError],
+                     subjects: Sequence[Manifest]) -> Iterable[Finding]:
     enabled = [r for r in rules.python if stamper.enabled(r.info)]
     if not enabled:
         return []
     options, problems = python_options(rules, config.rule_options)
     if problems:
         raise ConfigError("\n".join(f"config {config.path or ''}: {p}" for p in problems))
-    outcomes, rule_errors = run_rules(enabled, estate, tiers, options)
+    outcomes, rule_errors = run_rules(enabled, estate, tiers, options, subjects)
     errors.extend(rule_errors)
     return [stamper.stamp(o.rule, o.violation, o.manifest) for o in outcomes]
 
 
 def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
-                   stamper: Stamper, errors: list[ToolError]) -> list[Finding]:
+                   stamper: Stamper, errors: list[ToolError],
+                   subjects: Sequence[Manifest]) -> list[Finding]:
     policies = rules.rego
     policies = dataclasses.replace(
         policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
@@ -250,7 +285,7 @@ def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
         errors.extend(checker.start(gatekeeper_inventory(estate.manifests),
                                     _tier_data(estate, tiers)))
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
-        for manifest in estate.manifests:
+        for manifest in subjects:
             indexes, match_errors = _matching_constraints(policies.constraints, manifest,
                                                           namespaces)
             errors.extend(match_errors)
@@ -363,8 +398,9 @@ def _register_crds(source: SchemaSource, manifests: Iterable[Manifest], root: Pa
     return errors
 
 
-def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
-                     locator: Locator, errors: list[ToolError]) -> Iterable[Finding]:
+def _schema_findings(loaded: LoadResult, subjects: Sequence[Manifest], source: SchemaSource,
+                     stamper: Stamper, locator: Locator,
+                     errors: list[ToolError]) -> Iterable[Finding]:
     """Schema findings of every object; an object that cannot be validated is an error."""
     unknown = SCHEMA_RULES["SCH004"]
 
@@ -375,7 +411,7 @@ def _schema_findings(loaded: LoadResult, source: SchemaSource, stamper: Stamper,
             f"no schema for {manifest.resource.api_version} {manifest.resource.kind}; "
             "the object was not validated", "/kind"))]
 
-    for manifest in loaded.manifests:
+    for manifest in subjects:
         try:
             items = validate(manifest, source, on_unknown)
         except (ValueError, OSError, RecursionError) as exc:

@@ -42,13 +42,13 @@ from typing import Any
 import jsonschema
 
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
+from checker.resources import SCHEMAS_DIR
 from checker.tiers import TierResolver
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{3}$")
 """Python rule ids: a short upper-case prefix and three digits (TLS001, SOD012)."""
 
-_METADATA_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / \
-    "rule-metadata.schema.json"
+_METADATA_SCHEMA = SCHEMAS_DIR / "rule-metadata.schema.json"
 
 
 @dataclass(frozen=True)
@@ -235,10 +235,12 @@ class PythonOutcome:
 
 
 def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
-              options: Mapping[str, Mapping[str, Any]]) -> tuple[list[PythonOutcome],
-                                                                   list[ToolError]]:
-    """Every rule on every object it applies to; a rule that raises is an error entry and
-    the other rules (and the same rule on other objects) still run."""
+              options: Mapping[str, Mapping[str, Any]],
+              subjects: Sequence[Manifest] | None = None
+              ) -> tuple[list[PythonOutcome], list[ToolError]]:
+    """Every rule on every object it applies to (per-object rules: on `subjects`, default
+    all); a rule that raises is an error entry and the other rules (and the same rule on
+    other objects) still run."""
     outcomes: list[PythonOutcome] = []
     errors: list[ToolError] = []
     for rule in rules:
@@ -246,7 +248,7 @@ def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
         if rule.scope == "estate":
             outcomes.extend(_run_estate_rule(rule, estate, ctx, errors))
             continue
-        for manifest in estate.manifests:
+        for manifest in estate.manifests if subjects is None else subjects:
             if not rule.applies_to(manifest):
                 continue
             try:
