@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report the findings recorded in FILE as suppressed")
     check.add_argument("--write-baseline", type=Path, metavar="FILE",
                        help="record every active finding in FILE (accepting them) and exit 0")
+    check.add_argument("--base", metavar="REF",
+                       help="pull-request mode: also check the merge base of REF and HEAD "
+                            "(read from git, the working tree is not touched) and fail only "
+                            "on findings it does not have")
     check.add_argument("--changed", action="store_true",
                        help="PATHs are the files a change touched (as pre-commit passes them): "
                             "the whole estate at --root (default: the current directory) is "
@@ -217,20 +221,56 @@ def _check(args: argparse.Namespace) -> int:
                                            "unknown_kinds": args.unknown_kinds})
     if focus is not None:
         focus = _focus(focus, root)
+    if args.base is not None and (args.changed or "-" in args.paths):
+        raise UsageError("--base compares directories of a repository: it cannot be used "
+                         "with --changed or standard input")
     with _progress(enabled=not args.no_progress) as progress:
         run = run_check(args.paths, root=root, config=config, progress=progress,
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
                         with_rules=not args.schema_only)
+    report = run.report
+    if args.base is not None:
+        report = _against_base(args, root, report)
     for name, target in outputs:
-        _write(name, target, run.report)
+        _write(name, target, report)
     if args.write_baseline is not None:
         from checker.exceptions import write_baseline
 
-        count = write_baseline(run.report.findings, args.write_baseline)
+        count = write_baseline(report.findings, args.write_baseline)
         print(f"gitops-checker: wrote {count} finding(s) to {args.write_baseline}",
               file=sys.stderr)
-        return EXIT_UNDECIDED if run.report.errors else EXIT_OK
-    return run.report.exit_code(config.fail_on)
+        return EXIT_UNDECIDED if report.errors else EXIT_OK
+    return report.exit_code(config.fail_on)
+
+
+def _against_base(args: argparse.Namespace, root: Path, report: Report) -> Report:
+    """The same check on the merge base, with the base's own config and in-repository
+    policies; a base that cannot be checked at all leaves every finding new."""
+    from checker.changes import compare_with_base, merge_base_tree
+    from checker.config import find_config, load_config
+    from checker.model import ToolError
+    from checker.pipeline import run_check
+
+    with merge_base_tree(root, args.base) as tree:
+        base_root = tree.map(root)
+        paths = [str(tree.map(Path(p))) for p in args.paths if tree.map(Path(p)).exists()]
+        base = Report((), (), {}, 0, 0, report.tool_version)
+        if base_root.is_dir() and paths:
+            try:
+                config_path = args.config if args.config is not None else \
+                    find_config(base_root)
+                config = _with_overrides(load_config(config_path), args, {
+                    "fail_on": args.fail_on, "kubernetes_version": args.kubernetes_version,
+                    "namespace": args.namespace, "strict": args.strict,
+                    "unknown_kinds": args.unknown_kinds})
+                base = run_check(paths, root=base_root, config=config,
+                                 policy_dirs=[tree.map(p) for p in args.policy],
+                                 baseline=args.baseline,
+                                 with_rules=not args.schema_only).report
+            except CheckerError as exc:
+                base = replace(base, errors=(ToolError(
+                    "base", f"the merge base {tree.label} could not be checked: {exc}"),))
+        return compare_with_base(report, base, tree)
 
 
 def _changed_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:

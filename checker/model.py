@@ -189,6 +189,22 @@ class ToolError:
 
 
 @dataclass(frozen=True, slots=True)
+class BaseComparison:
+    """How a change compares with its merge base (`check --base REF`): findings the base
+    already had are kept in the report, suppressed by `base …`, so that only new ones fail
+    the gate; those the change fixed are listed here."""
+
+    ref: str
+    commit: str
+    new: int
+    unchanged: int
+    fixed: tuple[Finding, ...]
+    base_errors: tuple[ToolError, ...] = ()
+    """What could not be checked on the base: its findings may be incomplete, so some
+    findings may be reported as new that are not."""
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     findings: tuple[Finding, ...]
     errors: tuple[ToolError, ...]
@@ -196,6 +212,7 @@ class Report:
     files: int
     objects: int
     tool_version: str
+    base: BaseComparison | None = None
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:

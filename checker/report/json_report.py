@@ -12,7 +12,7 @@ SCHEMA_VERSION = 1
 
 def to_dict(report: Report) -> dict[str, Any]:
     suppressed = sum(1 for f in report.findings if f.suppressed_by is not None)
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-checker", "version": report.tool_version},
         "summary": {
@@ -25,7 +25,16 @@ def to_dict(report: Report) -> dict[str, Any]:
         },
         "findings": [_finding(f) for f in report.findings],
         "errors": [_error(e) for e in report.errors],
+        "base": None,
     }
+    if report.base is not None:
+        base = report.base
+        document["base"] = {
+            "ref": base.ref, "commit": base.commit, "new": base.new,
+            "unchanged": base.unchanged, "fixed": [_finding(f) for f in base.fixed],
+            "errors": [_error(e) for e in base.base_errors],
+        }
+    return document
 
 
 def _finding(f: Finding) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
-from checker.model import Finding, Location, Report, Severity, ToolError
+from checker.model import BaseComparison, Finding, Location, Report, Severity, ToolError
 
 MAX_ROWS = 200
 FINDINGS_BUDGET = 40_000
@@ -43,14 +43,19 @@ def write(report: Report, out: TextIO) -> None:
 
 
 def _lines(report: Report) -> list[str]:
+    from checker.changes import is_from_base
+
     active = report.active_findings
-    suppressed = [f for f in report.findings if f.suppressed_by is not None]
+    suppressed = [f for f in report.findings
+                  if f.suppressed_by is not None and not is_from_base(f)]
     errors = sorted(report.errors, key=ToolError.sort_key)
     counts = report.count_by_severity()
 
     lines = ["## gitops-checker", ""]
     lines.append(_status(len(active), counts, len(errors)))
     lines.append("")
+    if report.base is not None:
+        lines += _comparison(report.base)
     lines.append(
         f"<sub>gitops-checker {_text(report.tool_version)} · {_plural(report.files, 'file')} · "
         f"{_plural(report.objects, 'object')} checked</sub>"
@@ -76,6 +81,24 @@ def _lines(report: Report) -> list[str]:
         lines += ["| Rule | Resource | Location | Justification |", "| --- | --- | --- | --- |"]
         lines += _capped((_suppressed_row(f) for f in suppressed), len(suppressed), SUPPRESSED_BUDGET)
         lines += ["", "</details>"]
+    return lines
+
+
+def _comparison(base: BaseComparison) -> list[str]:
+    lines = [(f"Compared with the merge base of {_code(base.ref)} ({_code(base.commit[:12])}): "
+             f"**{base.new} new**, {len(base.fixed)} fixed, {base.unchanged} already there "
+             "(not listed)."), ""]
+    if base.base_errors:
+        lines += [(f"⚠️ The base could not be fully checked ({len(base.base_errors)} "
+                  "problem(s)): some findings may be reported as new that are not."), ""]
+    if base.fixed:
+        lines += [f"<details><summary>{_plural(len(base.fixed), 'fixed finding')}</summary>",
+                  "", "| Rule | Resource | Location | Message |", "| --- | --- | --- | --- |"]
+        lines += _capped((_row([f"{_code(f.rule_id)} {_text(f.rule_name)}",
+                                _code(f.resource.display()) if f.resource else "—",
+                                _where(f.location), _text(_shorten(f.message))])
+                          for f in base.fixed), len(base.fixed), SUPPRESSED_BUDGET)
+        lines += ["", "</details>", ""]
     return lines
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from checker.model import Finding, Report, Severity
+from checker.model import BaseComparison, Finding, Report, Severity
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -25,7 +25,8 @@ def write(report: Report, out: TextIO, *, color: bool | None = None, width: int 
     is_tty = out.isatty() if color is None else color
     console = Console(file=out, force_terminal=is_tty, no_color=not is_tty,
                       highlight=False, soft_wrap=True, width=width if not is_tty else None)
-    findings = sorted(report.findings, key=Finding.sort_key)
+    # In pull-request mode what the base already had is counted, not listed.
+    findings = sorted((f for f in report.findings if not _from_base(f)), key=Finding.sort_key)
     for path, group in groupby(findings, key=lambda f: f.location.path or "(no file)"):
         console.print(Text(printable(path), style="bold underline"))
         for f in group:
@@ -40,7 +41,35 @@ def write(report: Report, out: TextIO, *, color: bool | None = None, width: int 
             console.print(f"  {escape(printable(where))}: [red]{escape(e.kind)}[/red]: "
                           f"{escape(printable(e.message))}")
         console.print()
+    if report.base is not None:
+        console.print(_comparison(report.base))
     console.print(_summary(report))
+
+
+def _from_base(finding: Finding) -> bool:
+    from checker.changes import is_from_base
+
+    return is_from_base(finding)
+
+
+def _comparison(base: BaseComparison) -> Text:
+    text = Text(f"Compared with the merge base of {base.ref} ({base.commit[:12]}): ")
+    text.append(f"{base.new} new", style="bold")
+    text.append(f", {len(base.fixed)} fixed, {base.unchanged} already "
+                "there (not listed)")
+    for f in base.fixed:
+        where = f.location.path or "(no file)"
+        subject = f"{f.resource.display()}: " if f.resource is not None else ""
+        text.append(f"\n  fixed: {printable(where)} {f.rule_id} {printable(subject)}"
+                    f"{printable(f.message)}", style="green")
+    if base.base_errors:
+        text.append(f"\n  the base could not be fully checked ({len(base.base_errors)} "
+                    "problem(s)): some findings may be reported as new that are not",
+                    style="yellow")
+        for e in base.base_errors:
+            text.append(f"\n    {printable(e.path or '(input)')}: {printable(e.message)}",
+                        style="yellow")
+    return text
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -74,7 +103,8 @@ def _finding_line(f: Finding) -> Text:
 def _summary(report: Report) -> Text:
     counts = report.count_by_severity()
     active = sum(counts.values())
-    suppressed = len(report.findings) - active
+    suppressed = sum(1 for f in report.findings
+                     if f.suppressed_by is not None and not _from_base(f))
     text = Text()
     text.append(f"{_plural(report.files, 'file')}, {_plural(report.objects, 'object')}: ")
     if active == 0:
