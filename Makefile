@@ -10,11 +10,17 @@ install: $(STAMP)
 
 # The OPA engine's wheel declares Python >= 3.14 but runs on 3.11 (see docs/install.md),
 # so it is installed on its own with --ignore-requires-python, pinned.
+# Then a wheelhouse of exactly the venv's packages (less the Helm SDK, which the hooks do not
+# need) plus the build backend, so tests/gitgates/test_precommit.py builds pre-commit hook
+# environments offline (`pip download`: `pip wheel` disregards --ignore-requires-python).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,helm]'
 	$(PY) -m pip install --quiet --ignore-requires-python opa-golib-python-bindings==0.4.4
+	$(PY) -m pip freeze --exclude-editable | grep -v -i '^helm-python-sdk==' > $(VENV)/constraints.txt
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --ignore-requires-python \
+		-d $(VENV)/wheelhouse -r $(VENV)/constraints.txt 'setuptools>=68'
 	touch $(STAMP)
 
 demo: install

@@ -33,12 +33,12 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from checker.model import RuleInfo, Severity, Violation
+from checker.resources import SCHEMAS_DIR
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "deprecations.json"
+DATA_FILE = SCHEMAS_DIR / "deprecations.json"
 GUIDE_URL = "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"
 
 RULES = {

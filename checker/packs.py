@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import checker
 from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
 from checker.load import is_object, load, read_text
@@ -38,8 +37,9 @@ from checker.rego.policies import (
     merge_data,
     read_module,
 )
+from checker.resources import RULES_DIR
 
-BUNDLED_RULES = Path(checker.__file__).resolve().parent.parent / "rules"
+BUNDLED_RULES = RULES_DIR
 ENTRY_POINT_GROUP = "gitops_checker.packs"
 DEFAULT_NAMESPACES = ("main",)
 RESERVED_DATA_KEYS = frozenset({"inventory", "gitops_checker"})

@@ -22,8 +22,9 @@ import jsonschema_rs
 from checker import crds, deprecations
 from checker.errors import ConfigError
 from checker.model import Manifest, RuleInfo, Severity, Violation
+from checker.resources import SCHEMAS_DIR
 
-SCHEMA_ROOT = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_ROOT = SCHEMAS_DIR
 CRD_SCHEMA_DIR = SCHEMA_ROOT / "crds"
 
 SUPPORTED_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))

@@ -1,0 +1,98 @@
+"""Time the pre-commit hooks' command on one changed file, against the floors it cannot beat.
+
+    python bench/precommit.py [--estate DIR] [--documents N] [--repeat 5]
+
+Measured in one run, each in a fresh process (as pre-commit starts one), best of --repeat:
+- interpreter: `python -c pass` (the floor of any Python hook);
+- read the file: the interpreter plus PyYAML CSafeLoader on the changed file;
+- imports: the interpreter importing what `check` imports (checker.cli, checker.pipeline);
+- schema hook: `gitops-checker check --changed --schema-only FILE`;
+- policy hook: `gitops-checker check --changed FILE` (schema + all built-in packs).
+The estate is the bundled example (Kustomize overlays, Helm charts, Argo CD apps) unless
+--estate is given; --documents N checks a synthetic estate (bench/generate_estate.py)
+instead. The changed file is a plain manifest of that estate. The target (issue 6):
+the hook's own time — its wall time less the interpreter's — at most 0.3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import Sample, best
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+EXAMPLE = REPO / "fixtures" / "estates" / "odoo-finance"
+EXAMPLE_FILE = "clusters/prod/reporting/ingress.yaml"
+
+READ_SCRIPT = """
+import sys, yaml
+with open(sys.argv[1], encoding="utf-8") as f:
+    list(yaml.load_all(f, Loader=yaml.CSafeLoader))
+"""
+
+
+def _changed_file(estate: Path) -> str:
+    """A plain manifest (not in a Kustomize directory) of a generated estate."""
+    for path in sorted(estate.rglob("*.yaml")):
+        if path.name in ("kustomization.yaml", "values.yaml", "Chart.yaml") or \
+                ".github" in path.parts:
+            continue
+        if not (path.parent / "kustomization.yaml").exists():
+            return path.relative_to(estate).as_posix()
+    raise SystemExit(f"no plain manifest in {estate}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--estate", type=Path, default=None)
+    parser.add_argument("--documents", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    python = sys.executable
+    if args.documents:
+        estate = Path(tempfile.mkdtemp(prefix="gitops-bench-")) / "estate"
+        subprocess.run([python, str(HERE / "generate_estate.py"), "--documents",
+                        str(args.documents), "--out", str(estate)], check=True,
+                       stdout=subprocess.DEVNULL)
+        changed = _changed_file(estate)
+    else:
+        estate = args.estate or EXAMPLE
+        changed = EXAMPLE_FILE if estate == EXAMPLE else _changed_file(estate)
+
+    def in_estate(command: list[str]) -> list[str]:
+        # The hook runs at the repository's top with paths relative to it.
+        return ["sh", "-c", 'cd "$0" && exec "$@"', str(estate), *command]
+
+    checker = [python, "-m", "checker", "check", "--changed", "--no-progress",
+               "--format", "json=/dev/null"]
+    rows: list[tuple[str, Sample]] = [
+        ("interpreter (`python -c pass`)", best([python, "-c", "pass"], args.repeat)),
+        ("read the file (CSafeLoader)",
+         best([python, "-c", READ_SCRIPT, str(estate / changed)], args.repeat)),
+        ("imports (checker.cli, checker.pipeline)",
+         best([python, "-c", "import checker.cli, checker.pipeline"], args.repeat)),
+        ("schema hook (`check --changed --schema-only`)",
+         best(in_estate([*checker, "--schema-only", changed]), args.repeat)),
+        ("policy hook (`check --changed`)", best(in_estate([*checker, changed]), args.repeat)),
+    ]
+    interpreter = rows[0][1].wall
+    print(f"estate: {estate if args.documents is None else f'{args.documents} documents'}; "
+          f"changed file: {changed}\n")
+    print("| step | wall s | CPU s | peak MB | own time s (wall − interpreter) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, sample in rows:
+        print(f"| {name} | {sample.wall:.3f} | {sample.cpu:.3f} | {sample.peak_mb:.0f} "
+              f"| {sample.wall - interpreter:.3f} |")
+    own = rows[-1][1].wall - interpreter
+    print(f"\npolicy hook's own time: {own:.2f} s (target ≤ 0.3 s: "
+          f"{'met' if own <= 0.3 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
