@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--kubeconfig", type=Path, metavar="FILE",
                        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; "
                             "in a pod, its service account)")
+    drift.add_argument("--cluster", metavar="NAME",
+                       help="the estate's name for the cluster read (an Argo CD destination "
+                            "name or server, a Flux kubeConfig secret): needed when the "
+                            "estate deploys to several")
     drift.add_argument("--request-timeout", type=_positive_seconds, default=30.0,
                        metavar="SECONDS", help="time one API request may take (default 30)")
     drift.add_argument("--server-side-diff", action="store_true", default=None,
@@ -107,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     for option in ("--format", "--fail-on", "--config", "--root", "--kubernetes-version",
                    "--namespace", "--baseline", "--debug"):
         _copy_argument(check, drift, option)
+
+    sod = commands.add_parser("sod", help="segregation of duties in the change history: "
+                                          "approvals, signatures and code owners of commits "
+                                          "that change protected paths")
+    span = sod.add_mutually_exclusive_group(required=True)
+    span.add_argument("--range", dest="rev_range", metavar="BASE..HEAD",
+                      help="the commits to check: reachable from HEAD and not from BASE")
+    span.add_argument("--base", metavar="REF", help="the same as --range REF..HEAD")
+    sod.add_argument("--repo", type=Path, default=Path("."), metavar="DIR",
+                     help="the repository (default: the current directory); its top level "
+                          "holds the config and paths are reported relative to it")
+    for option in ("--format", "--fail-on", "--config", "--baseline", "--debug"):
+        _copy_argument(check, sod, option)
 
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -185,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "drift":
             return _drift(args)
+        if args.command == "sod":
+            return _sod(args)
         if args.command == "rules":
             return _rules(args)
         if args.command == "test":
@@ -305,12 +324,32 @@ def _drift(args: argparse.Namespace) -> int:
         if args.live:
             raise UsageError("--server-side-diff needs a cluster, not --live snapshots")
         config = replace(config, drift=replace(config.drift, server_side=True))
-    source = LiveSource(tuple(args.live), args.kubeconfig, args.context, args.request_timeout)
+    source = LiveSource(tuple(args.live), args.kubeconfig, args.context, args.request_timeout,
+                        args.cluster)
     run = run_drift(args.paths, root=root, config=config, live_source=source,
                     baseline=args.baseline)
     for name, target in outputs:
         _write(name, target, run.report)
     return run.report.exit_code(config.fail_on)
+
+
+def _sod(args: argparse.Namespace) -> int:
+    from checker.config import find_config, load_config
+    from checker.gitgates.sod import repository_root, run_sod
+
+    outputs = _parse_formats(args.formats or ["text"])
+    root = repository_root(args.repo)
+    if args.config is not None and not args.config.is_file():
+        raise ConfigError(f"config file {args.config} does not exist")
+    if args.baseline is not None and not args.baseline.is_file():
+        raise UsageError(f"--baseline {args.baseline} does not exist")
+    config_path = args.config if args.config is not None else find_config(root)
+    config = _with_overrides(load_config(config_path), args, {"fail_on": args.fail_on})
+    rev_range = args.rev_range if args.rev_range is not None else f"{args.base}..HEAD"
+    report = run_sod(root, rev_range, config, baseline=args.baseline)
+    for name, target in outputs:
+        _write(name, target, report)
+    return report.exit_code(config.fail_on)
 
 
 def _root_and_config(args: argparse.Namespace, extra: Mapping[str, Any]) -> tuple[Path, Config]:

@@ -16,6 +16,8 @@ from checker.drift.settings import settings_from as drift_settings
 from checker.errors import ConfigError
 from checker.exceptions import ConfigException
 from checker.findings import RuleSettings
+from checker.gitgates.settings import SodSettings
+from checker.gitgates.settings import settings_from as sod_settings
 from checker.model import Severity
 from checker.parse import Document, parse_yaml
 from checker.render.stage import RenderSettings
@@ -54,6 +56,7 @@ class Config:
     tiers: TierPolicy = field(default_factory=TierPolicy)
     render: RenderSettings = field(default_factory=RenderSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
+    sod: SodSettings = field(default_factory=SodSettings)
     path: str | None = None
 
     @classmethod
@@ -87,6 +90,7 @@ class Config:
             tiers=TierPolicy.from_config(data.get("tiers")),
             render=render_settings(data.get("render")),
             drift=drift_settings(data.get("drift")),
+            sod=sod_settings(data.get("sod")),
             path=path,
         )
 

@@ -112,6 +112,9 @@ class Manifest:
     patches: tuple[tuple[str, int], ...] = ()
     """(path, document index) of the patches a renderer applied to the object, newest last:
     a field the source document lacks is looked up there."""
+    cluster: str | None = None
+    """The cluster an app deploys the object to (Argo CD destination name or server, Flux
+    kubeConfig reference); None when no app says."""
 
     @property
     def key(self) -> ResourceKey:

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from checker.config import Config
 from checker.errors import UsageError
 from checker.exceptions import RULES as EXCEPTION_RULES
+from checker.gitgates.rules import RULES as GIT_RULES
 from checker.model import RuleInfo
 from checker.packs import RuleSet, RuleSources, load_rules
 from checker.schema import RULES as SCHEMA_RULES
@@ -51,6 +52,8 @@ def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
               for info in EXCEPTION_RULES.values()]
     found += [KnownRule(info, "tiers", "checker/tiers.py", info.description, {})
               for info in TIER_RULES.values()]
+    found += [KnownRule(info, "git", "checker/gitgates/rules.py", info.description, {})
+              for info in GIT_RULES.values()]
     for info in rules.infos().values():
         path, line = rules.source_of.get(info.id, (None, None))
         found.append(KnownRule(info, rules.pack_of.get(info.id),

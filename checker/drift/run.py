@@ -26,9 +26,12 @@ from checker.drift.engine import (
 from checker.drift.live import LiveState, TypeKey, read_snapshot
 from checker.drift.normalize import SecretMask
 from checker.drift.rules import RULES
+from checker.drift.settings import DriftSettings
+from checker.errors import UsageError
 from checker.findings import Stamper
 from checker.load import LoadResult, Locator
 from checker.model import Finding, Manifest, Report, ToolError, Violation
+from checker.packs import RuleSources, load_rules
 from checker.pipeline import load_declared, resolve_rule_settings, settle_findings
 from checker.pyrules import Estate
 from checker.schema import SchemaSource
@@ -47,6 +50,10 @@ class LiveSource:
     kubeconfig: Path | None = None
     context: str | None = None
     timeout: float = 30.0
+    cluster: str | None = None
+    """The estate's name for the cluster read (an Argo CD destination name or server, a
+    Flux kubeConfig reference): only objects apps deploy there, and objects no app places,
+    are compared. Needed when the estate deploys to several clusters."""
 
 
 @dataclass
@@ -64,7 +71,7 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
     estate_load = load_declared(paths, root=root, config=config,
                                 default_namespace=config.namespace or DEFAULT_NAMESPACE)
     loaded = estate_load.loaded
-    declared = loaded.manifests
+    declared = _on_cluster(loaded.manifests, live_source.cluster, config.drift)
     errors = list(loaded.errors)
     mask = SecretMask()
     source = SchemaSource(config.kubernetes_version, strict=False)
@@ -97,10 +104,15 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
             "live", f"{len(manifests)} declared {kind} object(s) ({group or 'core'}) not "
             f"compared: {why}"))
 
-    known = {**BUILTIN_RULES}
+    # The rules are loaded (not run) so that the config may name pack rules.
+    rules = load_rules(RuleSources(
+        policy_dirs=[root / p for p in config.policies], namespaces=config.policy_namespaces,
+        all_namespaces=config.all_namespaces, bundled=config.bundled_packs,
+    ), root=root, estate=loaded.manifests)
+    known = {**BUILTIN_RULES, **rules.infos()}
     locator = Locator(_with_snapshot(loaded, live.loaded))
     stamper = Stamper(position=locator.position, locate=locator.locate,
-                      settings=resolve_rule_settings(config, known, {}),
+                      settings=resolve_rule_settings(config, known, rules.pack_of),
                       today=today or dt.date.today(),
                       tier_of=TierResolver(config.tiers, Estate(declared).namespaces).explain,
                       redactor=Redactor.for_estate(declared))
@@ -138,6 +150,27 @@ def _scanned_types(extra_kinds: Sequence[str]) -> set[TypeKey]:
         group, _, kind = text.rpartition("/")
         types.add((group, kind))
     return types
+
+
+def _on_cluster(manifests: Sequence[Manifest], cluster: str | None,
+                settings: DriftSettings) -> list[Manifest]:
+    """The objects meant for the cluster being read: those apps deploy there, those the
+    config's `drift.clusters` places there, and those nothing places. An estate that deploys
+    to several clusters must say which one is read: comparing all of them with one cluster
+    would report the others' objects as missing (and one cluster's copy of a shared object
+    would hide the other's drift)."""
+    placed = [(m, m.cluster or settings.cluster_of(m.location.path)) for m in manifests]
+    clusters = sorted({name for _, name in placed if name})
+    if cluster is None:
+        if len(clusters) > 1:
+            raise UsageError(f"the estate deploys to {len(clusters)} clusters "
+                             f"({', '.join(clusters)}): choose the one read with --cluster")
+        return list(manifests)
+    if cluster not in clusters:
+        known = ", ".join(clusters) or "none: no Argo CD or Flux app names a cluster"
+        raise UsageError(f"--cluster {cluster}: no app of the estate deploys there "
+                         f"(clusters: {known})")
+    return [m for m, name in placed if name in (None, cluster)]
 
 
 def _read_live(live_source: LiveSource, declared: Sequence[Manifest], scanned: set[TypeKey],

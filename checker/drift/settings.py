@@ -4,10 +4,13 @@ estate's, and how to compare."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import pathspec
 
 from checker.errors import ConfigError
 from checker.model import ResourceKey
@@ -58,6 +61,23 @@ class DriftSettings:
     extra_kinds: tuple[str, ...] = ()
     """Kinds (`Kind` or `group/Kind`) scanned for undeclared objects besides declared ones."""
     server_side: bool = False
+    clusters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(cluster, path globs): where objects no Argo CD or Flux app places are deployed,
+    by the file that declares them (the apps' own definitions, bootstrap manifests)."""
+
+    def cluster_of(self, path: str | None) -> str | None:
+        if path is None:
+            return None
+        for cluster, spec in _cluster_specs(self.clusters):
+            if spec.match_file(path):
+                return cluster
+        return None
+
+
+@functools.cache
+def _cluster_specs(clusters: tuple[tuple[str, tuple[str, ...]], ...]
+                   ) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    return [(name, pathspec.GitIgnoreSpec.from_lines(globs)) for name, globs in clusters]
 
 
 def settings_from(data: Mapping[str, Any] | None) -> DriftSettings:
@@ -87,6 +107,8 @@ def settings_from(data: Mapping[str, Any] | None) -> DriftSettings:
         aggregated_roles=bool(data.get("ignore_aggregated_cluster_role_rules", True)),
         extra_kinds=tuple(data.get("extra_kinds") or ()),
         server_side=bool(data.get("server_side_diff", False)),
+        clusters=tuple((str(name), tuple(globs or ()))
+                       for name, globs in (data.get("clusters") or {}).items()),
     )
 
 

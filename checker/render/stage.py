@@ -252,7 +252,7 @@ def _place_directory(written: Sequence[Manifest], target: Path,
                                instruction.cluster)
         copies.append(dataclasses.replace(
             manifest, resource=dataclasses.replace(resource, namespace=namespace),
-            origin=origin))
+            origin=origin, cluster=instruction.cluster))
     return copies
 
 
@@ -294,7 +294,7 @@ def _manifests(rendered: Sequence[Rendered], written: Mapping[str, list[Manifest
         manifests.append(Manifest(Resource(api_version, kind, namespace, name), obj,
                                   Location(source, line, None, pointer), doc_index,
                                   origin=_with_cluster(item.origin.describe(), cluster),
-                                  patches=applied))
+                                  patches=applied, cluster=cluster))
     return manifests
 
 
