@@ -249,7 +249,7 @@ def _check(args: argparse.Namespace) -> int:
                         with_rules=not args.schema_only)
     report = run.report
     if args.base is not None:
-        report = _against_base(args, root, report)
+        report = _against_base(args, root, report, config)
     for name, target in outputs:
         _write(name, target, report)
     if args.write_baseline is not None:
@@ -262,9 +262,12 @@ def _check(args: argparse.Namespace) -> int:
     return report.exit_code(config.fail_on)
 
 
-def _against_base(args: argparse.Namespace, root: Path, report: Report) -> Report:
+def _against_base(args: argparse.Namespace, root: Path, report: Report,
+                  current: Config) -> Report:
     """The same check on the merge base, with the base's own config and in-repository
-    policies; a base that cannot be checked at all leaves every finding new."""
+    policies; a base that cannot be checked at all leaves every finding new. Then the
+    segregation of duties of the commits since the base, by the base's `sod:` rules (a
+    change must not be judged by rules it rewrites itself)."""
     from checker.changes import compare_with_base, merge_base_tree
     from checker.config import find_config, load_config
     from checker.model import ToolError
@@ -274,6 +277,7 @@ def _against_base(args: argparse.Namespace, root: Path, report: Report) -> Repor
         base_root = tree.map(root)
         paths = [str(tree.map(Path(p))) for p in args.paths if tree.map(Path(p)).exists()]
         base = Report((), (), {}, 0, 0, report.tool_version)
+        sod_config = current
         if base_root.is_dir() and paths:
             try:
                 config_path = args.config if args.config is not None else \
@@ -282,6 +286,7 @@ def _against_base(args: argparse.Namespace, root: Path, report: Report) -> Repor
                     "fail_on": args.fail_on, "kubernetes_version": args.kubernetes_version,
                     "namespace": args.namespace, "strict": args.strict,
                     "unknown_kinds": args.unknown_kinds})
+                sod_config = config
                 base = run_check(paths, root=base_root, config=config,
                                  policy_dirs=[tree.map(p) for p in args.policy],
                                  baseline=args.baseline,
@@ -289,7 +294,40 @@ def _against_base(args: argparse.Namespace, root: Path, report: Report) -> Repor
             except CheckerError as exc:
                 base = replace(base, errors=(ToolError(
                     "base", f"the merge base {tree.label} could not be checked: {exc}"),))
-        return compare_with_base(report, base, tree)
+        compared = compare_with_base(report, base, tree)
+    return _with_sod(compared, sod_config, tree.commit, root, args.baseline)
+
+
+def _with_sod(report: Report, config: Config, base_commit: str, root: Path,
+              baseline: Path | None) -> Report:
+    """`report` with the `sod` findings of BASE..HEAD (all new), paths made relative to the
+    check's root; nothing when the config protects no path."""
+    from checker.discover import relative_display
+    from checker.gitgates.sod import repository_root, run_sod
+    from checker.model import Finding, ToolError
+
+    if not config.sod.protected or report.base is None:
+        return report
+    try:
+        sod = run_sod(root, f"{base_commit}..HEAD", config, baseline=baseline)
+        top = repository_root(root)
+    except CheckerError as exc:
+        problem = ToolError("git", f"segregation of duties not checked: {exc}")
+        return replace(report, errors=(*report.errors, problem))
+
+    def rerooted(finding: Finding) -> Finding:
+        location = finding.location
+        if location.path is not None:
+            location = replace(location, path=relative_display(top / location.path, root))
+        return replace(finding, location=location,
+                       details={**finding.details, "baseline_state": "new"})
+
+    findings = [rerooted(f) for f in sod.findings]
+    new = sum(1 for f in findings if f.suppressed_by is None)
+    return replace(report,
+                   findings=tuple(sorted((*report.findings, *findings), key=Finding.sort_key)),
+                   errors=(*report.errors, *sod.errors), rules={**report.rules, **sod.rules},
+                   base=replace(report.base, new=report.base.new + new))
 
 
 def _changed_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:

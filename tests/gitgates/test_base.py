@@ -256,3 +256,65 @@ def test_a_base_that_cannot_be_checked_leaves_every_finding_new(repo: git.Repo) 
     [error] = report["base"]["errors"]
     assert "could not be checked" in error["message"]
     assert report["errors"] == []
+
+
+SOD_CONFIG = """\
+sod:
+  protected:
+    - paths: ["apps/**", ".gitops-checker.yaml"]
+      approvers: [platform-leads]
+  groups:
+    platform-leads: ["lee@example.com"]
+"""
+
+
+def _protect(repo: git.Repo) -> None:
+    """On main: apps/ and the config protected, owned by platform-leads."""
+    root = _root(repo)
+    repo.git.checkout("main")
+    (root / ".gitops-checker.yaml").write_text(SOD_CONFIG)
+    (root / "CODEOWNERS").write_text("apps/ @acme/platform-leads\n"
+                                     "/.gitops-checker.yaml @acme/platform-leads\n")
+    _commit(repo, "protect apps")
+
+
+def test_segregation_of_duties_of_the_change_is_part_of_the_gate(repo: git.Repo) -> None:
+    root = _root(repo)
+    _protect(repo)
+    repo.git.checkout("-b", "unreviewed")
+    web = root / "apps" / "web.yaml"
+    web.write_text(web.read_text().replace("replicas: 2", "replicas: 2\n  revisionHistoryLimit: 5"))
+    _commit(repo, "scale web")                      # by Dana, approved by nobody
+    code, report = _json(root, ".", "--base", "main")
+    assert code == 1
+    [finding] = [f for f in report["findings"] if f["rule_id"].startswith("GIT")]
+    assert (finding["rule_id"], finding["location"]["path"]) == ("GIT001", "apps/web.yaml")
+    assert finding["suppressed_by"] is None and finding["details"]["baseline_state"] == "new"
+    assert report["base"]["new"] == 1
+
+
+def test_a_change_cannot_weaken_the_rules_it_is_judged_by(repo: git.Repo) -> None:
+    root = _root(repo)
+    _protect(repo)
+    repo.git.checkout("-b", "sneaky")
+    (root / ".gitops-checker.yaml").write_text("sod:\n  protected: []\n")
+    web = root / "apps" / "web.yaml"
+    web.write_text(web.read_text().replace("replicas: 2", "replicas: 2\n  revisionHistoryLimit: 5"))
+    _commit(repo, "drop protection, scale web")
+    code, report = _json(root, ".", "--base", "main")
+    assert code == 1
+    found = {(f["rule_id"], f["location"]["path"]) for f in report["findings"]
+             if f["rule_id"].startswith("GIT")}
+    assert found == {("GIT001", ".gitops-checker.yaml")}, found
+
+
+def test_approved_changes_pass_the_gate(repo: git.Repo) -> None:
+    root = _root(repo)
+    _protect(repo)
+    repo.git.checkout("-b", "reviewed")
+    web = root / "apps" / "web.yaml"
+    web.write_text(web.read_text().replace("replicas: 2", "replicas: 2\n  revisionHistoryLimit: 5"))
+    _commit(repo, "scale web\n\nApproved-by: Lee Lead <lee@example.com>\n")
+    code, report = _json(root, ".", "--base", "main")
+    assert [f for f in report["findings"] if f["rule_id"].startswith("GIT")] == []
+    assert code == 0
