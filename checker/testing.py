@@ -109,7 +109,12 @@ def rego_unit_tests(directory: Path, selector: re.Pattern[str] | None) -> list[T
             "gitops_checker": rego_data(TierResolver(TierPolicy(), {}), ())}
     engine = WorkerEngine(default_timeout=30)
     try:
-        problems = engine.load(modules, data)
+        try:
+            problems = engine.load(modules, data)
+        except RegoError as exc:
+            # The engine itself is unusable: every test is an error, none is lost.
+            return [*results, *(TestResult(name, "error", str(exc)) for name, _ in wanted)] \
+                or [*results, TestResult(str(directory), "error", str(exc))]
         results.extend(TestResult(str(p.path or directory), "error", str(p)) for p in problems)
         for name, ref in wanted:
             try:

@@ -19,6 +19,11 @@ from checker.rego.engine import InProcessEngine, RegoError, RegoProblem, RegoTim
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
+OPA_MISSING = ("the OPA engine is not installed (Python package opa-golib-python-bindings; "
+               "`pip install --ignore-requires-python opa-golib-python-bindings==0.4.4`, "
+               "see docs/install.md): Rego rules cannot be evaluated")
+
+
 def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
     """The child's loop: one engine, requests in, results or errors out."""
     if quiet:
@@ -27,13 +32,20 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.dup2(devnull, 1)
-    engine = InProcessEngine()
+    try:
+        engine: InProcessEngine | None = InProcessEngine()
+        missing = None
+    except ImportError:
+        engine, missing = None, RegoProblem(OPA_MISSING)
     while True:
         try:
             request = conn.recv()
         except EOFError:
             return
         op = request[0]
+        if engine is None:
+            conn.send(("error", ("unavailable", [missing])))
+            continue
         try:
             if op == "load":
                 conn.send(("ok", engine.load(request[1], request[2])))
