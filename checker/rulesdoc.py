@@ -9,14 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from checker.builtin import BUILTIN_RULES, BUILTIN_SOURCES
 from checker.config import Config
 from checker.errors import UsageError
-from checker.exceptions import RULES as EXCEPTION_RULES
-from checker.gitgates.rules import RULES as GIT_RULES
 from checker.model import RuleInfo
 from checker.packs import RuleSet, RuleSources, load_rules
-from checker.schema import RULES as SCHEMA_RULES
-from checker.tiers import RULES as TIER_RULES
 
 
 @dataclass(frozen=True)
@@ -38,6 +35,15 @@ class KnownRule:
         }
 
 
+_BUILTIN_GROUPS = {
+    "checker/schema.py": "schema", "checker/deprecations.py": "schema",
+    "checker/exceptions.py": "exceptions", "checker/tiers.py": "tiers",
+    "checker/render/stage.py": "render", "checker/drift/rules.py": "drift",
+    "checker/gitgates/rules.py": "git",
+}
+"""The `pack` column of the checker's own rules."""
+
+
 def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
                 entry_points: bool = True) -> tuple[list[KnownRule], RuleSet]:
     rules = load_rules(RuleSources(
@@ -46,14 +52,8 @@ def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
         entry_points=entry_points, bundled=config.bundled_packs,
     ), root=root)
     options = {r.info.id: dict(r.options) for r in rules.python}
-    found = [KnownRule(info, "schema", "checker/schema.py", info.description, {})
-             for info in SCHEMA_RULES.values()]
-    found += [KnownRule(info, "exceptions", "checker/exceptions.py", info.description, {})
-              for info in EXCEPTION_RULES.values()]
-    found += [KnownRule(info, "tiers", "checker/tiers.py", info.description, {})
-              for info in TIER_RULES.values()]
-    found += [KnownRule(info, "git", "checker/gitgates/rules.py", info.description, {})
-              for info in GIT_RULES.values()]
+    found = [KnownRule(info, _BUILTIN_GROUPS[BUILTIN_SOURCES[rule_id]], BUILTIN_SOURCES[rule_id],
+                       info.description, {}) for rule_id, info in BUILTIN_RULES.items()]
     for info in rules.infos().values():
         path, line = rules.source_of.get(info.id, (None, None))
         found.append(KnownRule(info, rules.pack_of.get(info.id),
