@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from checker import __version__
 from checker.errors import CheckerError, ConfigError, UsageError
 from checker.model import Report, Severity
+from checker.secrets import recording
 
 if TYPE_CHECKING:
     from checker.config import Config
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compare the server's dry-run apply of each object with live "
                             "(needs patch rights)")
     for option in ("--format", "--fail-on", "--config", "--root", "--kubernetes-version",
-                   "--namespace", "--baseline", "--debug"):
+                   "--namespace", "--baseline", "--trust-config-code", "--debug"):
         _copy_argument(check, drift, option)
 
     sod = commands.add_parser("sod", help="segregation of duties in the change history: "
@@ -174,6 +175,10 @@ def _policy_arguments(parser: argparse.ArgumentParser) -> None:
                                            "gitops-checker (only --policy and installed packs)")
     parser.add_argument("--opa-url", metavar="URL",
                         help="evaluate Rego on this OPA server (policies are pushed to it)")
+    parser.add_argument("--trust-config-code", action="store_true", default=None,
+                        help="run the Python rules of the policy directories the checked "
+                             "repository's config names (by default only their Rego runs: "
+                             "see docs/security.md)")
 
 
 def _positive_seconds(text: str) -> float:
@@ -196,37 +201,39 @@ def _severity(text: str) -> Severity:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
-    try:
-        args = build_parser().parse_args(args_list)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "drift":
-            return _drift(args)
-        if args.command == "sod":
-            return _sod(args)
-        if args.command == "rules":
-            return _rules(args)
-        if args.command == "test":
-            return _test(args)
-        raise UsageError(f"unknown command {args.command!r}")
-    except CheckerError as exc:
-        print(f"gitops-checker: error: {exc}", file=sys.stderr)
-        return EXIT_UNDECIDED
-    except KeyboardInterrupt:
-        print("gitops-checker: interrupted", file=sys.stderr)
-        return EXIT_UNDECIDED
-    except BrokenPipeError:
-        # The reader went away (`| head`); nothing more to say, and nothing was decided.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_UNDECIDED
-    except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 2
-        if debug:
-            traceback.print_exc()
-        else:
-            print(f"gitops-checker: internal error: {type(exc).__name__}: {exc} "
-                  "(run with --debug for details)", file=sys.stderr)
-        return EXIT_UNDECIDED
+    with recording() as redactor:  # every Secret value the run reads, for what is printed here
+        try:
+            args = build_parser().parse_args(args_list)
+            if args.command == "check":
+                return _check(args)
+            if args.command == "drift":
+                return _drift(args)
+            if args.command == "sod":
+                return _sod(args)
+            if args.command == "rules":
+                return _rules(args)
+            if args.command == "test":
+                return _test(args)
+            raise UsageError(f"unknown command {args.command!r}")
+        except CheckerError as exc:
+            print(redactor.text(f"gitops-checker: error: {exc}"), file=sys.stderr)
+            return EXIT_UNDECIDED
+        except KeyboardInterrupt:
+            print("gitops-checker: interrupted", file=sys.stderr)
+            return EXIT_UNDECIDED
+        except BrokenPipeError:
+            # The reader went away (`| head`); nothing more to say, and nothing was decided.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_UNDECIDED
+        except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 2
+            # An exception's message may quote input: Secret values are masked in it.
+            if debug:
+                print(redactor.text(traceback.format_exc()), end="", file=sys.stderr)
+            else:
+                print(redactor.text(f"gitops-checker: internal error: {type(exc).__name__}: "
+                                    f"{exc} (run with --debug for details)"), file=sys.stderr)
+            return EXIT_UNDECIDED
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -424,6 +431,7 @@ def _with_overrides(config: Config, args: argparse.Namespace,
         "opa_url": getattr(args, "opa_url", None),
         "all_namespaces": getattr(args, "all_namespaces", None),
         "bundled_packs": getattr(args, "bundled_packs", None),
+        "trust_config_code": getattr(args, "trust_config_code", None),
         "policy_namespaces": tuple(getattr(args, "policy_namespace", ())) or None,
     })
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})

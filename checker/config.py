@@ -49,6 +49,9 @@ class Config:
     policy_namespaces: tuple[str, ...] = ("main",)
     all_namespaces: bool = False
     bundled_packs: bool = True
+    trust_config_code: bool = False
+    """Run Python rules of the policy directories this config names. Set only from the
+    command line: a repository cannot vouch for its own code."""
     rule_timeout: float = DEFAULT_RULE_TIMEOUT
     exceptions: tuple[ConfigException, ...] = ()
     baseline: str | None = None

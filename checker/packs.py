@@ -16,7 +16,7 @@ import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
@@ -38,6 +38,9 @@ from checker.rego.policies import (
     read_module,
 )
 from checker.resources import RULES_DIR
+
+if TYPE_CHECKING:
+    from checker.config import Config
 
 BUNDLED_RULES = RULES_DIR
 ENTRY_POINT_GROUP = "gitops_checker.packs"
@@ -79,6 +82,21 @@ class RuleSources:
     all_namespaces: bool = False
     bundled: bool = True
     entry_points: bool = True
+    config_dirs: Sequence[Path] = ()
+    """Policy directories the checked repository's own config names. Their Rego and data
+    are loaded (OPA is sandboxed); their Python rules are code that the change under check
+    can alter, so they run only when the operator says so (`trust_config_code`)."""
+    trust_config_code: bool = False
+
+    @classmethod
+    def for_config(cls, config: Config, root: Path, policy_dirs: Sequence[Path] = (),
+                   entry_points: bool = True) -> RuleSources:
+        """The sources a check of `root` with `config` uses (`policy_dirs`: --policy)."""
+        return cls(policy_dirs=tuple(policy_dirs), namespaces=config.policy_namespaces,
+                   all_namespaces=config.all_namespaces, bundled=config.bundled_packs,
+                   entry_points=entry_points,
+                   config_dirs=tuple(root / p for p in config.policies),
+                   trust_config_code=config.trust_config_code)
 
 
 def load_rules(sources: RuleSources, *, root: Path,
@@ -94,7 +112,9 @@ def load_rules(sources: RuleSources, *, root: Path,
                   if (p / "pack.yaml").is_file()]
     if sources.entry_points:
         packs += _entry_point_packs(problems, root)
-    for directory in sources.policy_dirs:
+    untrusted: set[Path] = set()
+    for directory, trusted in [*((d, False) for d in sources.config_dirs),
+                               *((d, True) for d in sources.policy_dirs)]:
         if not directory.is_dir():
             problems.append(PolicyProblem("policy directory does not exist",
                                           _display(directory, root)))
@@ -103,11 +123,14 @@ def load_rules(sources: RuleSources, *, root: Path,
             packs.append(_read_pack(directory, "policy directory", problems, root))
         else:
             packs.append(Pack(directory.name, directory, "", "policy directory (conftest)"))
+        if not trusted and not sources.trust_config_code:
+            untrusted.add(directory)
     rules.packs = packs
     for pack in packs:
         every_package = pack.origin != "policy directory (conftest)" or sources.all_namespaces
         _load_pack(pack, rules, problems, gatekeeper_objects, root,
-                   None if every_package else set(sources.namespaces))
+                   None if every_package else set(sources.namespaces),
+                   python=pack.path not in untrusted)
     templates, template_problems = read_templates(gatekeeper_objects)
     constraints, constraint_problems = read_constraints(gatekeeper_objects, templates)
     problems += template_problems + constraint_problems
@@ -175,11 +198,18 @@ def _display(path: Path, root: Path) -> str:
 
 def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
                gatekeeper_objects: list[Manifest], root: Path,
-               namespaces: set[str] | None) -> None:
+               namespaces: set[str] | None, python: bool = True) -> None:
+    """`python=False`: the pack's Python rules are reported as not run, never imported."""
     for path in sorted(pack.path.glob("*.py")):
         if path.name.startswith(("_", "test_")):
             continue
         shown = _display(path, root)
+        if not python:
+            problems.append(PolicyProblem(
+                "Python rule not run: the checked repository's config names this policy "
+                "directory, and its Python code is not run unless trusted "
+                "(--trust-config-code; docs/security.md)", shown))
+            continue
         try:
             rule = load_rule_module(path, shown, pack=pack.name)
         except RuleLoadError as exc:

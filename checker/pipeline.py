@@ -94,11 +94,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     errors = list(loaded.errors)
     errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
 
-    rules = load_rules(RuleSources(
-        policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
-        namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
-        bundled=config.bundled_packs,
-    ), root=root, estate=loaded.manifests)
+    rules = load_rules(RuleSources.for_config(config, root, policy_dirs), root=root,
+                       estate=loaded.manifests)
     if with_rules:
         errors.extend(rules.errors)
     # else: the rules are known (the config may name them) but not judged, and a broken

@@ -46,11 +46,8 @@ _BUILTIN_GROUPS = {
 
 def known_rules(config: Config, root: Path, policy_dirs: Sequence[Path], *,
                 entry_points: bool = True) -> tuple[list[KnownRule], RuleSet]:
-    rules = load_rules(RuleSources(
-        policy_dirs=[*(root / p for p in config.policies), *policy_dirs],
-        namespaces=config.policy_namespaces, all_namespaces=config.all_namespaces,
-        entry_points=entry_points, bundled=config.bundled_packs,
-    ), root=root)
+    rules = load_rules(RuleSources.for_config(config, root, policy_dirs, entry_points),
+                       root=root)
     options = {r.info.id: dict(r.options) for r in rules.python}
     found = [KnownRule(info, _BUILTIN_GROUPS[BUILTIN_SOURCES[rule_id]], BUILTIN_SOURCES[rule_id],
                        info.description, {}) for rule_id, info in BUILTIN_RULES.items()]

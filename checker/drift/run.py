@@ -35,7 +35,7 @@ from checker.packs import RuleSources, load_rules
 from checker.pipeline import load_declared, resolve_rule_settings, settle_findings
 from checker.pyrules import Estate
 from checker.schema import SchemaSource
-from checker.secrets import Redactor
+from checker.secrets import Redactor, secret_texts
 from checker.tiers import TierResolver
 
 DEFAULT_NAMESPACE = "default"
@@ -74,6 +74,8 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
     declared = _on_cluster(loaded.manifests, live_source.cluster, config.drift)
     errors = list(loaded.errors)
     mask = SecretMask()
+    declared_secrets = [text for m in loaded.manifests for text in secret_texts(m.obj)]
+    Redactor(declared_secrets)  # made now: an internal error from here on is masked too
     source = SchemaSource(config.kubernetes_version, strict=False)
     for manifest in declared:
         if manifest.resource.kind == "CustomResourceDefinition":
@@ -91,6 +93,7 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
                                   context=live_source.context, timeout=live_source.timeout)
     try:
         live = _read_live(live_source, declared, scanned, mask, cluster)
+        redactor = Redactor([*declared_secrets, *live.secret_texts])
         errors.extend(live.errors)
         engine = DriftEngine(settings, source, mask)
         predictor = _ServerSide(cluster, live, mask) \
@@ -105,24 +108,21 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
             f"compared: {why}"))
 
     # The rules are loaded (not run) so that the config may name pack rules.
-    rules = load_rules(RuleSources(
-        policy_dirs=[root / p for p in config.policies], namespaces=config.policy_namespaces,
-        all_namespaces=config.all_namespaces, bundled=config.bundled_packs,
-    ), root=root, estate=loaded.manifests)
+    rules = load_rules(RuleSources.for_config(config, root), root=root,
+                       estate=loaded.manifests)
     known = {**BUILTIN_RULES, **rules.infos()}
     locator = Locator(_with_snapshot(loaded, live.loaded))
     stamper = Stamper(position=locator.position, locate=locator.locate,
                       settings=resolve_rule_settings(config, known, rules.pack_of),
                       today=today or dt.date.today(),
                       tier_of=TierResolver(config.tiers, Estate(declared).namespaces).explain,
-                      redactor=Redactor.for_estate(declared))
+                      redactor=redactor)
     findings = [finding for drift in result.drifts
                 for finding in _findings(drift, stamper, live.source)]
     if predictor is not None:
         findings.extend(predictor.notes(stamper))
     findings = settle_findings(findings, config=config, known=known, root=root,
                                stamper=stamper, baseline=baseline)
-    redactor = stamper.redactor or Redactor(())
     report = Report(
         findings=tuple(findings),
         errors=tuple(sorted({redactor.error(e) for e in errors}, key=ToolError.sort_key)),

@@ -79,6 +79,38 @@ def parse_problems(message: str) -> list[RegoProblem]:
     return problems or [RegoProblem(message.strip() or "unknown OPA error")]
 
 
+FORBIDDEN_BUILTINS = {
+    "http.send": "reaches the network",
+    "net.lookup_ip_addr": "reaches the network (DNS)",
+    "opa.runtime": "reads the checker's environment variables",
+}
+"""Builtins a policy may not call: policies can come from the checked repository, and
+nothing in it may reach the network or read the CI job's secrets (docs/security.md)."""
+
+_FORBIDDEN_CALL = re.compile(
+    r"(?<![\w.])(" + "|".join(re.escape(name) for name in FORBIDDEN_BUILTINS) + r")\s*\(")
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
+
+
+def sandboxed(modules: Mapping[str, str]) -> tuple[dict[str, str], list[RegoProblem]]:
+    """The modules that call no forbidden builtin, and a located problem for each that
+    does (it is not loaded at all)."""
+    allowed: dict[str, str] = {}
+    problems: list[RegoProblem] = []
+    for name, source in modules.items():
+        # Blank out strings and comments, keeping offsets (and so line numbers).
+        code = _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+        match = _FORBIDDEN_CALL.search(code)
+        if match is None:
+            allowed[name] = source
+            continue
+        builtin = match.group(1)
+        problems.append(RegoProblem(
+            f"calls {builtin}, which {FORBIDDEN_BUILTINS[builtin]}: not allowed in policies; "
+            "the module is not loaded", name, code.count("\n", 0, match.start()) + 1))
+    return allowed, problems
+
+
 class InProcessEngine:
     """OPA in this process. Reuse one per process: `close()` does not give memory back."""
 
@@ -93,7 +125,7 @@ class InProcessEngine:
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
         from opa_bindings import OpaError
 
-        problems: list[RegoProblem] = []
+        modules, problems = sandboxed(modules)
         parsed: dict[str, str] = {}
         probe = self._factory()
         try:

@@ -59,7 +59,7 @@ from opa_client.errors import (
     TypeException,
 )
 
-from checker.rego.engine import RegoError, RegoProblem, RegoTimeout, parse_problems
+from checker.rego.engine import RegoError, RegoProblem, RegoTimeout, parse_problems, sandboxed
 
 _T = TypeVar("_T")
 
@@ -159,7 +159,7 @@ class RemoteEngine:
         """
         if not self.push:
             return []
-        problems: list[RegoProblem] = []
+        modules, problems = sandboxed(modules)
         ours = {pid for pid in self._call(self.timeout, self._client.get_policies_list)
                 if isinstance(pid, str) and pid.startswith(self.prefix + "/")}
         wanted = {self._policy_id(name) for name in modules}
