@@ -3,16 +3,23 @@
 Two layers. Policies never see them: the view of a `Secret` handed to Rego (as `input` and in
 `data.inventory`, which may be pushed to a remote OPA server) keeps its keys and replaces its
 values. And every text the checker emits passes a redactor that knows the estate's Secret
-values (as written, and decoded from base64), so a rule or an engine error that quotes one
-anyway prints a mask instead.
+values (as written, and decoded from base64, and those of the copy in a Secret's
+last-applied annotation), the container env literals named like secrets (`DB_PASSWORD`), and —
+for drift — the same of the live objects read, so a rule, an engine error or a drift message
+that quotes one anyway prints a mask instead. An internal error's message and traceback are
+masked with every value the command had read by then (`recording`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import dataclasses
-from collections.abc import Iterable, Mapping
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from checker.model import Finding, Manifest, ToolError
@@ -21,7 +28,22 @@ MASK = "<redacted>"
 MIN_SECRET_LENGTH = 4
 """Shorter values (`true`, `1`) would mask ordinary words; they are not distinctive anyway."""
 
+MIN_GUESSED_LENGTH = 8
+"""Values that are secret by a guess (an env literal named like a secret, an unquoted number in
+a Secret) are masked from this length: shorter ones are flags, modes and counts (`true`,
+`basic`, `1000`), and masking them would mask ordinary words in every message."""
+
 _VALUE_FIELDS = ("data", "stringData", "binaryData")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_SECRET_ENV_NAME = re.compile(
+    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
+    r"|(^|_)(PASS|PWD)$", re.IGNORECASE)
+_NOT_A_SECRET_ENV_NAME = re.compile(r"_(FILE|PATH|DIR|NAME|REF|ENABLED|TYPE|MODE)$",
+                                    re.IGNORECASE)
+_VARIABLE = re.compile(r"^\$[({][A-Za-z_][A-Za-z0-9_]*[)}]$")
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:(?P<password>[^/@\s]+)@")
+_ACTIVE: contextvars.ContextVar[list[Redactor] | None] = contextvars.ContextVar(
+    "gitops_checker_redactors", default=None)
 
 
 def is_secret(obj: Mapping[str, Any]) -> bool:
@@ -33,12 +55,36 @@ def masked(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     object unchanged."""
     if not is_secret(obj):
         return obj
+    copy = _values_masked(obj)
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if isinstance(metadata, Mapping) and isinstance(annotations, Mapping) \
+            and _LAST_APPLIED in annotations:
+        # `kubectl apply` keeps the whole Secret there, values included.
+        applied = _last_applied(annotations)
+        shown = MASK if applied is None else json.dumps(_values_masked(applied), sort_keys=True)
+        copy["metadata"] = {**metadata, "annotations": {**annotations, _LAST_APPLIED: shown}}
+    return copy
+
+
+def _values_masked(obj: Mapping[str, Any]) -> dict[str, Any]:
     copy = dict(obj)
     for field in _VALUE_FIELDS:
         values = obj.get(field)
         if isinstance(values, Mapping):
             copy[field] = {key: MASK for key in values}
     return copy
+
+
+def _last_applied(annotations: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    text = annotations.get(_LAST_APPLIED)
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, Mapping) else None
 
 
 class Redactor:
@@ -48,17 +94,18 @@ class Redactor:
         # Longest first, so that a value containing another is masked whole. Plain substring
         # search: a regex alternation of hundreds of values costs more to compile than all
         # the searches of a run.
-        self._values = sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH},
-                              key=lambda v: (-len(v), v))
+        known = {v for v in values if len(v) >= MIN_SECRET_LENGTH}
+        # As they appear inside JSON text (a last-applied annotation quoted in a message).
+        known |= {json.dumps(v)[1:-1] for v in known}
+        self._values = sorted(known, key=lambda v: (-len(v), v))
         self._pattern = bool(self._values)
+        active = _ACTIVE.get()
+        if active is not None and self._pattern:
+            active.append(self)
 
     @classmethod
     def for_estate(cls, manifests: Iterable[Manifest]) -> Redactor:
-        values: list[str] = []
-        for manifest in manifests:
-            if is_secret(manifest.obj):
-                values.extend(_secret_values(manifest.obj))
-        return cls(values)
+        return cls(text for manifest in manifests for text in secret_texts(manifest.obj))
 
     def text(self, text: str) -> str:
         if not self._pattern or not text:
@@ -93,12 +140,90 @@ class Redactor:
         return dataclasses.replace(error, message=self.text(error.message))
 
 
+@contextlib.contextmanager
+def recording() -> Iterator[Redactor]:
+    """Within the block, every redactor made (for each estate, live state or merge base a
+    command reads) is remembered; the one yielded masks all their values. For what is
+    printed outside any report: an internal error's message and traceback."""
+    made: list[Redactor] = []
+    token = _ACTIVE.set(made)
+    combined = _Combined(made)
+    try:
+        yield combined
+    finally:
+        _ACTIVE.reset(token)
+
+
+class _Combined(Redactor):
+    def __init__(self, made: list[Redactor]) -> None:
+        self._made = made
+        self._values = []
+        self._pattern = True
+
+    def text(self, text: str) -> str:
+        for redactor in list(self._made):
+            text = redactor.text(text)
+        return text
+
+
+def secret_texts(obj: Mapping[str, Any]) -> Iterator[str]:
+    """The secret values an object holds, as they may be quoted: a Secret's values (as
+    written, and decoded from base64) and those of the copy in its last-applied annotation,
+    and container env literals named like secrets (`DB_PASSWORD`, `API_TOKEN`) or holding a
+    URL with a password, in any object (pod templates, CronJobs, custom resources)."""
+    if is_secret(obj):
+        yield from _secret_values(obj)
+        metadata = obj.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+        applied = _last_applied(annotations) if isinstance(annotations, Mapping) else None
+        if applied is not None:
+            yield from _secret_values(applied)
+    yield from _env_literals(obj)
+
+
+def _env_literals(obj: Mapping[str, Any]) -> Iterator[str]:
+    # Parsed objects are dicts and lists (isinstance on them is fast; on the ABCs it is not,
+    # and this walks every object of the estate). No recursion: input may nest deeply.
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            env = node.get("env")
+            if isinstance(env, list):
+                yield from _secret_env_values(env)
+            stack.extend(value for value in node.values() if isinstance(value, dict | list))
+        else:
+            stack.extend(item for item in node if isinstance(item, dict | list))
+
+
+def _secret_env_values(env: list[Any]) -> Iterator[str]:
+    for item in env:
+        if not isinstance(item, Mapping):
+            continue
+        name, value = item.get("name"), item.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            continue
+        url = _URL_PASSWORD.match(value)
+        if url is not None:
+            yield value
+            yield url["password"]
+        elif len(value) >= MIN_GUESSED_LENGTH and _SECRET_ENV_NAME.search(name) \
+                and not _NOT_A_SECRET_ENV_NAME.search(name) and not _VARIABLE.match(value):
+            yield value
+
+
 def _secret_values(obj: Mapping[str, Any]) -> Iterable[str]:
     for field in _VALUE_FIELDS:
         values = obj.get(field)
         if not isinstance(values, Mapping):
             continue
         for value in values.values():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                # An unquoted number (rejected by the API server, but written and quoted
+                # in messages all the same); short ones would mask ordinary numbers.
+                if len(str(value)) >= MIN_GUESSED_LENGTH:
+                    yield str(value)
+                continue
             if not isinstance(value, str):
                 continue
             texts = [value]
@@ -110,7 +235,7 @@ def _secret_values(obj: Mapping[str, Any]) -> Iterable[str]:
                 yield text
                 if "\n" in text:  # a config file: each line may hold a password
                     yield from (line.strip() for line in text.splitlines()
-                                if len(line.strip()) >= 8)
+                                if len(line.strip()) >= MIN_GUESSED_LENGTH)
 
 
 def _decode(value: str) -> str | None:

@@ -27,6 +27,7 @@ from checker.drift.normalize import SecretMask, mapping_at, masked_live
 from checker.errors import CheckerError
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, ResourceKey, ToolError
+from checker.secrets import secret_texts
 
 TypeKey = tuple[str, str]
 """(group, kind): the unit in which live state is read, or not."""
@@ -52,6 +53,10 @@ class LiveState:
     """The snapshot files as loaded, to locate live-only objects in them."""
     resources: dict[TypeKey, ApiResource] = field(default_factory=dict)
     """The API resource each type was read from (a cluster only)."""
+    secret_texts: set[str] = field(default_factory=set)
+    """The secret values live objects held before they were masked (Secret values, env
+    literals named like secrets), for the redactor of everything the run prints: a live
+    value may be quoted where no mask applies (an annotation, a container's env)."""
 
     def readable(self, group: str, kind: str) -> bool:
         return (group, kind) in self.read_types and (group, kind) not in self.unreadable
@@ -80,6 +85,7 @@ def read_snapshot(paths: Sequence[Path], root: Path, mask: SecretMask) -> LiveSt
     state.errors.extend(ToolError(e.kind, f"live snapshot: {e.message}", e.path, e.line)
                         for e in loaded.errors)
     for manifest in loaded.manifests:
+        state.secret_texts.update(secret_texts(manifest.obj))
         obj = masked_live(manifest.obj, mask)
         state.add(Manifest(manifest.resource, obj, manifest.location, manifest.doc_index))
         state.read_types.add((manifest.resource.group, manifest.resource.kind))
@@ -415,6 +421,7 @@ def _add_live(state: LiveState, resource: ApiResource, item: Mapping[str, Any],
     metadata = mapping_at(obj, "metadata")
     name = str(metadata.get("name") or "")
     namespace = metadata.get("namespace") if resource.namespaced else None
+    state.secret_texts.update(secret_texts(obj))
     obj = masked_live(obj, mask)
     state.add(Manifest(Resource(resource.api_version, resource.kind,
                                 namespace if isinstance(namespace, str) else None, name),
