@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import io
 import os
 import sys
@@ -126,6 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     for option in ("--format", "--fail-on", "--config", "--baseline", "--debug"):
         _copy_argument(check, sod, option)
 
+    report = commands.add_parser("report", help="the nightly report: policy check and drift "
+                                                "together, with history, as HTML, JSON and "
+                                                "Markdown")
+    report.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                        help="files or directories of the estate")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="where to write report.html, report.json, summary.md and "
+                             "nightly.json")
+    report.add_argument("--history", type=Path, metavar="FILE",
+                        help="the history database (SQLite; default OUT/history.sqlite)")
+    report.add_argument("--nights", type=_positive_int, default=30, metavar="N",
+                        help="runs shown in the trend (default 30)")
+    report.add_argument("--no-drift", action="store_true",
+                        help="the policy check only (no live state to compare with)")
+    report.add_argument("--at", type=_timestamp, metavar="TIME",
+                        help="record the run at this UTC time (ISO 8601; default now): for "
+                             "backfills and tests")
+    for option in ("--live", "--context", "--kubeconfig", "--cluster", "--request-timeout"):
+        _copy_argument(drift, report, option)
+    for option in ("--fail-on", "--config", "--root", "--kubernetes-version", "--namespace",
+                   "--baseline", "--trust-config-code", "--debug"):
+        _copy_argument(check, report, option)
+
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     listing = rules_commands.add_parser("list", help="every known rule, one line each")
@@ -181,6 +205,21 @@ def _policy_arguments(parser: argparse.ArgumentParser) -> None:
                              "see docs/security.md)")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time such as "
+                                         f"2026-12-07T02:30:00Z, got {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -212,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _sod(args)
             if args.command == "rules":
                 return _rules(args)
+            if args.command == "report":
+                return _report(args)
             if args.command == "test":
                 return _test(args)
             raise UsageError(f"unknown command {args.command!r}")
@@ -335,6 +376,31 @@ def _with_sod(report: Report, config: Config, base_commit: str, root: Path,
                    findings=tuple(sorted((*report.findings, *findings), key=Finding.sort_key)),
                    errors=(*report.errors, *sod.errors), rules={**report.rules, **sod.rules},
                    base=replace(report.base, new=report.base.new + new))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from checker.drift.run import LiveSource
+    from checker.nightly.run import BUNDLE, run_report
+
+    root, config = _root_and_config(args, {})
+    if args.no_drift and (args.live or args.context or args.kubeconfig):
+        raise UsageError("--no-drift leaves no use for --live, --context or --kubeconfig")
+    for path in args.live:
+        if not path.exists():
+            raise UsageError(f"--live {path} does not exist")
+    source = None if args.no_drift else LiveSource(
+        tuple(args.live), args.kubeconfig, args.context, args.request_timeout, args.cluster)
+    nightly = run_report(args.paths, root=root, config=config, out=args.out,
+                         history=args.history, live_source=source, nights=args.nights,
+                         at=args.at or dt.datetime.now(dt.UTC).replace(microsecond=0),
+                         baseline=args.baseline)
+    report = nightly.report
+    comparison = nightly.comparison
+    print(f"gitops-checker: {len(report.active_findings)} findings "
+          f"({len(comparison.new)} new, {len(comparison.fixed)} fixed), "
+          f"{len(report.errors)} could not be checked; wrote "
+          f"{', '.join(str(args.out / name) for name in BUNDLE)}", file=sys.stderr)
+    return report.exit_code(config.fail_on)
 
 
 def _changed_files(args: argparse.Namespace) -> tuple[list[str], list[str]]:

@@ -1,0 +1,1 @@
+"""The nightly report: policy check and drift together, with history (docs/report.md)."""
