@@ -422,7 +422,8 @@ main { padding: 0 28px 40px; }
 .card .value { font-size: 28px; font-weight: 600; }
 .card.alert { border-color: var(--high); }
 .card.alert .value { color: var(--high); }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr));
+.grid > * { min-width: 0; overflow-x: auto; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr));
   gap: 16px; margin-top: 16px; align-items: start; }
 table { border-collapse: collapse; background: var(--card); width: 100%; }
 caption { text-align: left; font-weight: 600; padding: 6px 0; }
