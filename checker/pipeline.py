@@ -90,6 +90,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     today = today or dt.date.today()
     estate_load = load_declared(paths, root=root, config=config, progress=progress)
     loaded = estate_load.loaded
+    # Made now: an internal error from here on (rules, CRDs) is masked with it too.
+    redactor = Redactor.for_estate(loaded.manifests)
     source = SchemaSource(config.kubernetes_version, strict=config.strict)
     errors = list(loaded.errors)
     errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
@@ -108,7 +110,6 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     locator = Locator(loaded)
     estate = Estate(loaded.manifests)
     tiers = TierResolver(config.tiers, estate.namespaces)
-    redactor = Redactor.for_estate(loaded.manifests)
     stamper = Stamper(position=locator.position, locate=locator.locate, settings=settings,
                       today=today,
                       tier_of=tiers.explain, redactor=redactor)

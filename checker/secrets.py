@@ -124,6 +124,9 @@ class Redactor:
             return {self.text(str(k)): self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and self.text(str(value)) != str(value):
+            return MASK  # an unquoted number in a Secret, quoted in details as a number
         return value
 
     def finding(self, finding: Finding) -> Finding:

@@ -42,6 +42,7 @@ from checker.pyrules import Estate
 from checker.rego.engine import RegoError
 from checker.rego.policies import read_module
 from checker.rego.worker import WorkerEngine
+from checker.secrets import Redactor
 from checker.tiers import RULES as TIER_RULES
 from checker.tiers import TierPolicy, TierResolver, rego_data
 
@@ -209,7 +210,7 @@ def _run_case(rules: RuleSet, rule_id: str, case: Any, name: str, shown: str,
     estate = Estate(manifests)
     tiers = TierResolver(config.tiers, estate.namespaces)
     stamper = Stamper(position=lambda _m, _p: (None, None), settings=settings,
-                      tier_of=tiers.explain)
+                      tier_of=tiers.explain, redactor=Redactor.for_estate(manifests))
     errors: list[ToolError] = []
     findings = [f for f in evaluate_rules(rules, estate, tiers, config, stamper, known, errors)
                 if f.rule_id == rule_id and f.suppressed_by is None]

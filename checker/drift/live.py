@@ -53,10 +53,10 @@ class LiveState:
     """The snapshot files as loaded, to locate live-only objects in them."""
     resources: dict[TypeKey, ApiResource] = field(default_factory=dict)
     """The API resource each type was read from (a cluster only)."""
-    secret_texts: set[str] = field(default_factory=set)
-    """The secret values live objects held before they were masked (Secret values, env
-    literals named like secrets), for the redactor of everything the run prints: a live
-    value may be quoted where no mask applies (an annotation, a container's env)."""
+    secret_texts: dict[ResourceKey, tuple[str, ...]] = field(default_factory=dict)
+    """The secret values each live object held before it was masked (Secret values, env
+    literals named like secrets), for the redactor of what the run prints: a live value may
+    be quoted where no mask applies (an annotation, a container's env)."""
 
     def readable(self, group: str, kind: str) -> bool:
         return (group, kind) in self.read_types and (group, kind) not in self.unreadable
@@ -85,7 +85,9 @@ def read_snapshot(paths: Sequence[Path], root: Path, mask: SecretMask) -> LiveSt
     state.errors.extend(ToolError(e.kind, f"live snapshot: {e.message}", e.path, e.line)
                         for e in loaded.errors)
     for manifest in loaded.manifests:
-        state.secret_texts.update(secret_texts(manifest.obj))
+        texts = tuple(secret_texts(manifest.obj))
+        if texts:
+            state.secret_texts[manifest.key] = texts
         obj = masked_live(manifest.obj, mask)
         state.add(Manifest(manifest.resource, obj, manifest.location, manifest.doc_index))
         state.read_types.add((manifest.resource.group, manifest.resource.kind))
@@ -190,6 +192,7 @@ class Cluster:
                 data = response.read()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                content_type = str(response.headers.get("Content-Type") or "")
             except urllib3.exceptions.HTTPError as exc:
                 last = _transport_problem(exc)
                 self._backoff(attempt, None)
@@ -199,6 +202,7 @@ class Cluster:
                 if not isinstance(status, int):
                     raise LiveError(f"request failed: {type(exc).__name__}") from None
                 data, retry_after = (getattr(exc, "body", b"") or b""), None
+                content_type = ""
             if status == 429 or status >= 500:
                 last = f"HTTP {status}{_status_message(data)}"
                 self._backoff(attempt, retry_after)
@@ -208,7 +212,10 @@ class Cluster:
             try:
                 parsed = json.loads(data)
             except ValueError:
-                last = "the response was not complete JSON (truncated?)"
+                last = "the response was not complete JSON (truncated?)" \
+                    if "json" in content_type or not content_type else \
+                    f"the response was not JSON but {content_type.split(';')[0]} (a proxy's " \
+                    "page?)"
                 self._backoff(attempt, None)
                 continue
             if not isinstance(parsed, dict):
@@ -270,6 +277,8 @@ class Discovery:
         self._by_group_version: dict[tuple[str, str], list[ApiResource] | str] = {}
         self._preferred: dict[str, str] | None = None
         self.problems: list[str] = []
+        self.rejected: LiveError | None = None
+        """A 401: the credentials were refused, and every later request would be too."""
 
     def resource(self, group: str, version: str, kind: str) -> ApiResource | str:
         """The resource for a kind in a version (else the group's preferred version), or
@@ -297,6 +306,7 @@ class Discovery:
                 groups = self._cluster.get("/apis").get("groups") or []
             except LiveError as exc:
                 self.problems.append(f"discovery of /apis failed: {exc}")
+                self.rejected = exc if exc.status == 401 else self.rejected
                 groups = []
             for entry in groups:
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str):
@@ -312,6 +322,7 @@ class Discovery:
             try:
                 body = self._cluster.get(path)
             except LiveError as exc:
+                self.rejected = exc if exc.status == 401 else self.rejected
                 if exc.status == 404:
                     self._by_group_version[key] = \
                         f"the server does not serve {group or 'core'}/{version}"
@@ -343,6 +354,9 @@ def read_cluster(cluster: Cluster, wanted: Mapping[TypeKey, Iterable[str]],
     state = LiveState(source=f"cluster {cluster.host}")
     discovery = Discovery(cluster)
     for type_key, versions in sorted(wanted.items()):
+        if discovery.rejected is not None:  # not asked again, not retried
+            state.unreadable[type_key] = "the server rejected the credentials (HTTP 401)"
+            continue
         group, kind = type_key
         found: ApiResource | str = "no version to look up"
         for version in versions:
@@ -355,6 +369,7 @@ def read_cluster(cluster: Cluster, wanted: Mapping[TypeKey, Iterable[str]],
         try:
             items = _list_all(cluster, found, None, page_size)
         except LiveError as exc:
+            discovery.rejected = exc if exc.status == 401 else discovery.rejected
             if exc.status != 403 or not found.namespaced or not namespaces.get(type_key):
                 state.unreadable[type_key] = f"LIST {found.path()} failed: {exc}"
                 continue
@@ -368,6 +383,11 @@ def read_cluster(cluster: Cluster, wanted: Mapping[TypeKey, Iterable[str]],
         for item in items:
             _add_live(state, found, item, mask)
     state.notes.extend(discovery.problems)
+    if discovery.rejected is not None:
+        state.errors.append(ToolError(
+            "live", f"the cluster at {cluster.host} rejected the credentials "
+            f"({discovery.rejected}): nothing more was read from it; check the kubeconfig's "
+            "user (an expired token or client certificate?)"))
     return state
 
 
@@ -421,8 +441,11 @@ def _add_live(state: LiveState, resource: ApiResource, item: Mapping[str, Any],
     metadata = mapping_at(obj, "metadata")
     name = str(metadata.get("name") or "")
     namespace = metadata.get("namespace") if resource.namespaced else None
-    state.secret_texts.update(secret_texts(obj))
+    texts = tuple(secret_texts(obj))
     obj = masked_live(obj, mask)
-    state.add(Manifest(Resource(resource.api_version, resource.kind,
-                                namespace if isinstance(namespace, str) else None, name),
-                       obj, Location(None), 0))
+    manifest = Manifest(Resource(resource.api_version, resource.kind,
+                                 namespace if isinstance(namespace, str) else None, name),
+                        obj, Location(None), 0)
+    state.add(manifest)
+    if texts:
+        state.secret_texts[manifest.key] = texts

@@ -35,7 +35,7 @@ from checker.packs import RuleSources, load_rules
 from checker.pipeline import load_declared, resolve_rule_settings, settle_findings
 from checker.pyrules import Estate
 from checker.schema import SchemaSource
-from checker.secrets import Redactor, secret_texts
+from checker.secrets import MIN_GUESSED_LENGTH, Redactor, secret_texts
 from checker.tiers import TierResolver
 
 DEFAULT_NAMESPACE = "default"
@@ -93,7 +93,11 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
                                   context=live_source.context, timeout=live_source.timeout)
     try:
         live = _read_live(live_source, declared, scanned, mask, cluster)
-        redactor = Redactor([*declared_secrets, *live.secret_texts])
+        # Every live value, for an internal error's message only (`secrets.recording`)…
+        Redactor(text for texts in live.secret_texts.values() for text in texts
+                 if len(text) >= MIN_GUESSED_LENGTH)
+        # … and those a report may quote, for everything else.
+        redactor = Redactor([*declared_secrets, *_live_secrets(declared, live)])
         errors.extend(live.errors)
         engine = DriftEngine(settings, source, mask)
         predictor = _ServerSide(cluster, live, mask) \
@@ -132,6 +136,19 @@ def run_drift(paths: Sequence[str], *, root: Path, config: Config, live_source: 
         tool_version=__version__,
     )
     return DriftRun(report, result, live, declared)
+
+
+def _live_secrets(declared: Sequence[Manifest], live: LiveState) -> list[str]:
+    """The live secret values a report could quote: those of the live counterparts of declared
+    objects (only their fields are quoted), from 8 characters (the usernames, database names
+    and ports of Secrets, `odoo`, `admin`, would mask those words in every message)."""
+    texts = []
+    for manifest in declared:
+        found = live.find(manifest.key)
+        if found is not None:
+            texts += [text for text in live.secret_texts.get(found.key, ())
+                      if len(text) >= MIN_GUESSED_LENGTH]
+    return texts
 
 
 def _with_snapshot(declared: LoadResult, snapshot: LoadResult | None) -> LoadResult:

@@ -1,8 +1,9 @@
 """A loopback Kubernetes API server for the drift tests, built on kmock's `KubernetesEmulator`.
 
 kmock keeps the objects (`emulator.objects`), the resource table (`emulator.resources`), parses
-requests and serves HTTP; its reactions DSL injects the faults (`fail`, `expire_continue`,
-`truncate`, `fail_discovery`). This module fills what kmock 0.8 lacks or gets wrong:
+requests and serves HTTP; its reactions DSL injects the faults (`fail`, `fail_html`,
+`expire_continue`, `truncate`, `fail_discovery`). This module fills what kmock 0.8 lacks or gets
+wrong:
 
 - discovery as a real API server answers it (`groupVersion: "v1"` for `/api/v1`, `kind`,
   `namespaced`, sorted `verbs`, subresources, a stable `preferredVersion`), from the declared
@@ -30,6 +31,7 @@ import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeVar
@@ -132,8 +134,11 @@ class ClusterEmulator(KubernetesEmulator):
     rv: int = 1000  # the resourceVersion of the latest change
     delays: dict[kmock.resource, float] = attrs.field(factory=dict)
     closing: asyncio.Event = attrs.field(factory=asyncio.Event)  # ends delays when stopping
+    arrivals: list[tuple[float, str, str]] = attrs.field(factory=list)
+    """(time.monotonic(), method, path) of every request, as it arrived."""
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self.arrivals.append((time.monotonic(), raw_request.method, raw_request.path))
         match = _NAMESPACES_PATH.fullmatch(raw_request.path)
         if match is None:
             return await super().__call__(raw_request)
@@ -428,10 +433,12 @@ class FakeCluster:
         body = status_body(status, message, details=details)
         self._react(self.emulator[res], times, after, status, kmock.headers(headers), body)
 
-    def expire_continue(self, resource: ResourceRef, after_pages: int = 1) -> None:
-        """Answer the continue request that follows page `after_pages` with 410 Expired, once."""
+    def expire_continue(self, resource: ResourceRef, after_pages: int = 1,
+                        times: int | None = 1) -> None:
+        """Answer the continue request that follows page `after_pages` with 410 Expired, once
+        (or `times` continue requests in a row; None: every one)."""
         view = self.emulator[_ref(resource)][lambda request: "continue" in request.params]
-        self._react(view, 1, after_pages - 1, 410, self.emulator.expired)
+        self._react(view, times, after_pages - 1, 410, self.emulator.expired)
 
     def delay(self, resource: ResourceRef, seconds: float) -> None:
         """Hold every request for `resource` for `seconds` (until the server stops at most)."""
@@ -443,6 +450,15 @@ class FakeCluster:
         headers: kmock.headers[str] = kmock.headers({"Content-Type": "application/json"})
         self._react(self.emulator[_ref(resource)], times, after, 200, headers,
                     self.emulator.truncated)
+
+    def fail_html(self, resource: ResourceRef, status: int, times: int | None = None, *,
+                  after: int = 0) -> None:
+        """Answer with `status` and an HTML page, as a proxy or load balancer in front of the
+        API server does (a 502 from an ingress, a 200 login page of an SSO proxy)."""
+        page = (f"<html><head><title>{status}</title></head><body><h1>{status}</h1>"
+                "<p>upstream proxy</p></body></html>").encode()
+        self._react(self.emulator[_ref(resource)], times, after, status,
+                    kmock.headers({"Content-Type": "text/html"}), page)
 
     def answer_dry_run(self, resource: ResourceRef, answer: Mapping[str, Any]) -> None:
         """Answer server-side apply dry runs for `resource` with `answer` (a server's reply)."""
@@ -495,6 +511,10 @@ class FakeCluster:
                     lambda key=key: copy.deepcopy(self.emulator.objects[key].raw))
                 return bool(stored == obj)
         return False
+
+    def arrivals(self, path: str) -> list[float]:
+        """When the requests for `path` (e.g. "/api/v1/configmaps") arrived (time.monotonic)."""
+        return [at for at, _, seen in list(self.emulator.arrivals) if seen == path]
 
     @property
     def requests(self) -> list[Call]:
