@@ -58,9 +58,11 @@ def run_report(paths: Sequence[str], *, root: Path, config: Config, out: Path,
         drift_source = drift.live.source
     resolver = TierResolver(config.tiers, Estate(checked.manifests).namespaces)
     tiers = {f.fingerprint: _tier(f, resolver, config) for f in report.findings}
-    scope = f"{root.resolve().name}@{live_source.cluster or 'cluster'}" \
-        if live_source is not None and getattr(live_source, "cluster", None) \
-        else root.resolve().name
+    # The root's name as given, not resolved: a checkout behind a symbolic link that moves
+    # with each commit (git-sync) must keep one history.
+    estate = root.name if root.name not in ("", ".", "..") else root.resolve().name
+    cluster = getattr(live_source, "cluster", None) if live_source is not None else None
+    scope = f"{estate}@{cluster}" if cluster else estate
     observations = [Observation(f.fingerprint, f.rule_id, f.severity.value, f.category,
                                 _subject(f)) for f in report.active_findings]
     comparison = History(history or out / "history.sqlite").record(
