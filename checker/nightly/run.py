@@ -99,8 +99,11 @@ def nightly_json(nightly: Nightly) -> dict[str, Any]:
         "new": sorted(comparison.new),
         "still_open": sorted(comparison.still_open),
         "fixed": [{"fingerprint": o.fingerprint, "rule_id": o.rule_id,
-                   "severity": o.severity, "subject": o.subject} for o in comparison.fixed],
+                   "severity": o.severity, "subject": o.subject,
+                   "last_seen": _stamp(comparison.previous.at) if comparison.previous else None}
+                  for o in comparison.fixed],
         "since": {fp: _stamp(at) for fp, at in sorted(comparison.since.items())},
+        # first seen (of the current unbroken stretch) per open finding; last seen is now
         "trend": [{"at": _stamp(run.at), "findings": run.findings - run.drift,
                    "drift": run.drift, "errors": run.errors} for run in comparison.trend],
     }

@@ -138,8 +138,8 @@ def test_history_says_what_changed_and_since_when(nights: dict[str, Any]) -> Non
     assert [t["drift"] for t in data["trend"]] == [5, 5, 4]
     assert data["new"] == [] and data["previous"] == "2026-11-25T02:30:00Z"
     [fixed] = data["fixed"]
-    assert (fixed["rule_id"], fixed["subject"]) == \
-        ("DRF002", "NetworkPolicy/erp-prod/oncall-psql-debug")
+    assert (fixed["rule_id"], fixed["subject"], fixed["last_seen"]) == \
+        ("DRF002", "NetworkPolicy/erp-prod/oncall-psql-debug", "2026-11-25T02:30:00Z")
     assert set(data["since"].values()) == {"2026-11-24T02:30:00Z"}
 
 
