@@ -33,6 +33,14 @@ MIN_GUESSED_LENGTH = 8
 a Secret) are masked from this length: shorter ones are flags, modes and counts (`true`,
 `basic`, `1000`), and masking them would mask ordinary words in every message."""
 
+DISTINCTIVE_LENGTH = 12
+"""Values this long are masked wherever they appear. Shorter ones (a database user `odoo`, a
+word like `snapshot`) are masked only where they stand alone — not inside a name such as
+`finance-ledger` or a path — or every message naming the estate's objects would be
+garbled; a short value quoted, after `=`/`:`, between spaces or in a URL's userinfo is
+still masked."""
+_NAME_CHAR = r"[A-Za-z0-9._/-]"
+
 _VALUE_FIELDS = ("data", "stringData", "binaryData")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SECRET_ENV_NAME = re.compile(
@@ -97,8 +105,14 @@ class Redactor:
         known = {v for v in values if len(v) >= MIN_SECRET_LENGTH}
         # As they appear inside JSON text (a last-applied annotation quoted in a message).
         known |= {json.dumps(v)[1:-1] for v in known}
-        self._values = sorted(known, key=lambda v: (-len(v), v))
-        self._pattern = bool(self._values)
+        self._values = sorted((v for v in known if len(v) >= DISTINCTIVE_LENGTH),
+                              key=lambda v: (-len(v), v))
+        short = sorted((v for v in known if len(v) < DISTINCTIVE_LENGTH),
+                       key=lambda v: (-len(v), v))
+        self._short = re.compile(
+            rf"(?<!{_NAME_CHAR})(?:{'|'.join(map(re.escape, short))})(?!{_NAME_CHAR})") \
+            if short else None
+        self._pattern = bool(self._values) or self._short is not None
         active = _ACTIVE.get()
         if active is not None and self._pattern:
             active.append(self)
@@ -113,6 +127,8 @@ class Redactor:
         for value in self._values:
             if value in text:
                 text = text.replace(value, MASK)
+        if self._short is not None:
+            text = self._short.sub(MASK, text)
         return text
 
     def value(self, value: Any) -> Any:

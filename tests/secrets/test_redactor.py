@@ -1,0 +1,24 @@
+"""Short Secret values (a database user `odoo`) are masked where they stand alone, not inside
+the names of the estate's objects; long ones wherever they appear."""
+
+from __future__ import annotations
+
+import pytest
+
+from checker.secrets import Redactor
+
+REDACTOR = Redactor(["odoo", "ledger", "averyveryLongSecret1"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Secret/finance-ledger/odoo-config", "Secret/finance-ledger/odoo-config"),
+    ("apps/odoo/overlays/prod/odoo-web-patch.yaml", "apps/odoo/overlays/prod/odoo-web-patch.yaml"),
+    ("declared odoo, live ledger", "declared <redacted>, live <redacted>"),
+    ('password: "odoo"', 'password: "<redacted>"'),
+    ("user=odoo", "user=<redacted>"),
+    ("postgres://app:ledger@db:5432", "postgres://app:<redacted>@db:5432"),
+    ("odoo", "<redacted>"),
+    ("xaveryveryLongSecret1y", "x<redacted>y"),  # a long value is distinctive anywhere
+])
+def test_where_values_are_masked(text: str, expected: str) -> None:
+    assert REDACTOR.text(text) == expected
