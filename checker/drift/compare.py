@@ -16,7 +16,7 @@ position.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,9 @@ ABSENT: Any = _Missing()
 """A field that is not there (distinct from an explicit `null`)."""
 
 CHANGED, NOT_LIVE, UNDECLARED = "changed", "not-live", "undeclared"
+
+_PLAIN_SCALARS = frozenset({str, int, bool, float})
+"""Types whose equal values of the same type are the same to the server (`same_scalar`)."""
 
 _KEY_DEFAULTS = {"protocol": "TCP"}
 """Key fields the server fills in when a manifest leaves them out, so that a declared port
@@ -88,11 +91,13 @@ class _Walker:
         self.claims = claims
         self.item_claims = item_claims
         self.everything = everything
-        self.claimed_within = {pointer[:cut] for pointer in claims
-                               for cut in _prefix_ends(pointer)}
+        self.claimed_within = _ancestors(claims)
         self.found: list[FieldDrift] = []
 
     def node(self, declared: Any, live: Any, shape: Shape, where: tuple[str, str, str]) -> None:
+        kind = type(declared)
+        if kind in _PLAIN_SCALARS and type(live) is kind and declared == live:
+            return  # the common case, decided as `same_scalar` would decide it
         pointer, live_pointer, path = where
         if is_empty(declared):
             # `{}`, `[]` and `null` declare nothing: what the cluster has there is judged as
@@ -103,7 +108,7 @@ class _Walker:
         if live is ABSENT or live is None:
             self.found.append(FieldDrift(NOT_LIVE, pointer, "", path, declared))
             return
-        if isinstance(declared, Mapping):
+        if kind is dict or isinstance(declared, Mapping):
             if not isinstance(live, Mapping):
                 self.found.append(FieldDrift(CHANGED, pointer, live_pointer, path, declared, live))
                 return
@@ -120,13 +125,22 @@ class _Walker:
                 where: tuple[str, str, str]) -> None:
         pointer, live_pointer, path = where
         for key, value in declared.items():
+            theirs = live.get(key, ABSENT)
+            kind = type(value)
+            if kind in _PLAIN_SCALARS and type(theirs) is kind and value == theirs:
+                continue  # as `node` would decide, without making the pointers
             token = "/" + escape_pointer_token(key)
-            self.node(value, live.get(key, ABSENT), shape.field(key),
+            self.node(value, theirs, shape.field(key),
                       (pointer + token, live_pointer + token, _join(path, key)))
+        claims, claimed_within = self.claims, self.claimed_within
         for key, value in live.items():
             if key not in declared:
                 token = "/" + escape_pointer_token(key)
-                self.undeclared(value, (pointer + token, live_pointer + token, _join(path, key)))
+                here = live_pointer + token
+                if self.everything is None and here not in claims \
+                        and here not in claimed_within:
+                    continue  # nothing claims it or anything in it: `undeclared` would say so
+                self.undeclared(value, (pointer + token, here, _join(path, key)))
 
     def sequence(self, declared: list[Any], live: list[Any], shape: Shape,
                  where: tuple[str, str, str]) -> None:
@@ -135,18 +149,21 @@ class _Walker:
         if keys is None:
             self.positional(declared, live, shape, where)
             return
-        live_by_key: dict[str, int] = {}
+        # Items with the same key (an env var named twice: the API server accepts it, with
+        # a warning) are paired in order, the n-th declared with the n-th live.
+        live_by_key: dict[str, list[int]] = {}
         for index, item in enumerate(live):
-            live_by_key.setdefault(_identity(item, keys), index)
+            live_by_key.setdefault(_identity(item, keys), []).append(index)
         matched: set[int] = set()
         item_shape = shape.item()
         for index, item in enumerate(declared):
             identity = _identity(item, keys)
             label = f"{path}[{_describe_identity(item, keys)}]"
-            found = live_by_key.get(identity)
-            if found is None or found in matched:
+            candidates = live_by_key.get(identity)
+            if not candidates:
                 self.found.append(FieldDrift(NOT_LIVE, f"{pointer}/{index}", "", label, item))
                 continue
+            found = candidates.pop(0)
             matched.add(found)
             if isinstance(item, Mapping):
                 item = {**{k: _KEY_DEFAULTS[k] for k in keys if k in _KEY_DEFAULTS
@@ -275,9 +292,18 @@ def _join(path: str, key: str) -> str:
     return f'{path}["{key}"]'
 
 
-def _prefix_ends(pointer: str) -> Iterator[int]:
-    """Where each proper ancestor of a pointer ends (`/a/b/c` → `/a`, `/a/b`)."""
-    index = pointer.find("/", 1)
-    while index != -1:
-        yield index
-        index = pointer.find("/", index + 1)
+def _ancestors(pointers: Iterable[str]) -> set[str]:
+    """Every proper ancestor of the pointers, the root excepted (`/a/b/c` → `/a`, `/a/b`).
+
+    Walked up from each pointer's parent, stopping at one already found: its own
+    ancestors were added with it."""
+    found: set[str] = set()
+    for pointer in pointers:
+        end = pointer.rfind("/")
+        while end > 0:
+            parent = pointer[:end]
+            if parent in found:
+                break
+            found.add(parent)
+            end = pointer.rfind("/", 0, end)
+    return found

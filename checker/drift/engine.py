@@ -4,10 +4,8 @@ cluster differs from the repository — and who made it differ."""
 from __future__ import annotations
 
 import dataclasses
-import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from checker.drift.compare import FieldDrift, compare, is_empty
@@ -67,6 +65,7 @@ class DriftEngine:
         self.settings = settings
         self.schemas = schemas
         self.mask = mask
+        self._shapes: dict[tuple[str, str], Shape] = {}
 
     def diff(self, declared: Sequence[Manifest], live: LiveState,
              scanned_types: Iterable[tuple[str, str]] = (),
@@ -134,10 +133,12 @@ class DriftEngine:
         if is_secret(live.obj):
             _drop_unknown_values(mine, theirs)
         claims = self._claims(live.obj, theirs, shape, ownership)
-        item_claims = {pointer: f"added by {owner.describe()}"
-                       for owner in ownership.managers()
-                       if not owner.subresource and owner.manager not in ignored_managers
-                       for pointer in ownership.owned(partial(operator.eq, owner))}
+        item_claims: dict[str, str] = {}
+        for owner in ownership.managers():
+            if not owner.subresource and owner.manager not in ignored_managers:
+                added = f"added by {owner.describe()}"
+                for pointer in ownership.owned_by(owner):
+                    item_claims[pointer] = added
         everything = SERVER_SIDE_EVIDENCE if predicted is not None else None
         drifted = compare(mine, theirs, shape, claims, item_claims, everything)
         ignore_replicas = (resource.namespace, resource.kind, resource.name) in autoscaled
@@ -158,7 +159,15 @@ class DriftEngine:
 
     def _shape(self, api_version: str, kind: str) -> Shape:
         """The kind's schema; for a version the bundled schemas lack (`apps/v1beta1`), the
-        same kind in a served version (list keys and quantities do not change)."""
+        same kind in a served version (list keys and quantities do not change). Looked up
+        once per kind and version: the schema files are read and parsed on each lookup."""
+        key = (api_version, kind)
+        found = self._shapes.get(key)
+        if found is None:
+            found = self._shapes[key] = self._find_shape(api_version, kind)
+        return found
+
+    def _find_shape(self, api_version: str, kind: str) -> Shape:
         group, _, version = api_version.rpartition("/")
         candidates = [(group, version)]
         candidates += [(group, v) for v in _STABLE_VERSIONS if v != version]
@@ -179,8 +188,9 @@ class DriftEngine:
             if entry.subresource or entry.manager in self.settings.ignore_managers:
                 continue
             if entry.operation == "Apply" or entry.manager in hand:
-                for pointer in ownership.owned(partial(operator.eq, entry)):
-                    claims.setdefault(pointer, f"set by {entry.describe()}")
+                evidence = f"set by {entry.describe()}"
+                for pointer in ownership.owned_by(entry):
+                    claims.setdefault(pointer, evidence)
         applied = last_applied(live)
         if applied is not None:
             for pointer in _applied_pointers(applied, prepared, shape, ""):

@@ -16,8 +16,10 @@ container does not own the container).
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +61,9 @@ def _same(a: Any, b: Any) -> bool:
 _BAD = object()
 
 
+@functools.lru_cache(maxsize=4096)
 def _json(text: str) -> Any:
+    """Parsed once per distinct text (item keys repeat across objects); read-only results."""
     try:
         return json.loads(text)
     except ValueError:
@@ -115,6 +119,7 @@ class Ownership:
                  entries: list[tuple[FieldOwner, Mapping[str, Any]]]) -> None:
         self._live = live
         self._entries = entries
+        self._owned: dict[FieldOwner, list[str]] = {}
 
     @classmethod
     def of(cls, live: Mapping[str, Any]) -> Ownership:
@@ -168,8 +173,16 @@ class Ownership:
         found: set[str] = set()
         for owner, fields in self._entries:
             if accept(owner):
-                found.update(_leaves(fields, self._live, ""))
+                _leaves(fields, self._live, "", found)
         return sorted(found)
+
+    def owned_by(self, owner: FieldOwner) -> list[str]:
+        """`owned` of the entries equal to `owner`, computed once per owner (the engine asks
+        for the same entries' fields twice)."""
+        found = self._owned.get(owner)
+        if found is None:
+            found = self._owned[owner] = self.owned(functools.partial(operator.eq, owner))
+        return found
 
     def _resolve(self, pointer: str) -> list[_Step] | None:
         """The pointer as map members and live list items; None if an index is not live."""
@@ -207,16 +220,18 @@ def _owns(fields: Mapping[str, Any], steps: list[_Step]) -> bool:
     return (bool(steps) and not node) or "." in node
 
 
-def _leaves(fields: Mapping[str, Any], live: Any, pointer: str) -> Iterator[str]:
-    items = _list(live)
+def _leaves(fields: Mapping[str, Any], live: Any, pointer: str, found: set[str]) -> None:
+    """Add to `found` the live pointers of the leaves and `.`-owned items of a field set."""
+    members = live if type(live) is dict or isinstance(live, Mapping) else None
+    items = _list(live) if members is None else None
     for key, child in fields.items():
-        if not isinstance(child, Mapping) or key == ".":
+        if key == "." or not (type(child) is dict or isinstance(child, Mapping)):
             continue
         if key.startswith("f:"):
             name = key[2:]
-            if not isinstance(live, Mapping) or name not in live:
+            if members is None or name not in members:
                 continue
-            value, here = live[name], f"{pointer}/{escape_pointer_token(name)}"
+            value, here = members[name], f"{pointer}/{escape_pointer_token(name)}"
         else:
             if items is None:
                 continue
@@ -225,8 +240,8 @@ def _leaves(fields: Mapping[str, Any], live: Any, pointer: str) -> Iterator[str]
                 continue
             value, here = items[index], f"{pointer}/{index}"
             if "." in child:
-                yield here
+                found.add(here)
         if not child:
-            yield here
+            found.add(here)
         else:
-            yield from _leaves(child, value, here)
+            _leaves(child, value, here, found)

@@ -18,15 +18,20 @@ _INT_OR_STRING_REF = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 
 
 class Shape:
-    """One node of a schema, with `$ref`s into the definitions resolved on the way down."""
+    """One node of a schema, with `$ref`s into the definitions resolved on the way down.
 
-    __slots__ = ("_definitions", "_node", "_ref")
+    Child nodes are made once and kept (a kind's shape is reused for all its objects)."""
+
+    __slots__ = ("_definitions", "_extra", "_fields", "_item", "_node", "_ref")
 
     def __init__(self, node: Mapping[str, Any] | None,
                  definitions: Mapping[str, Any], ref: str = "") -> None:
         self._definitions = definitions
         self._ref = ref
         self._node: Mapping[str, Any] = {}
+        self._fields: dict[str, Shape] = {}
+        self._extra: Shape | None = None
+        self._item: Shape | None = None
         depth = 0
         while isinstance(node, Mapping) and "$ref" in node and depth < 32:
             self._ref = str(node["$ref"]).rpartition("/")[2]
@@ -41,17 +46,26 @@ class Shape:
         return bool(self._node) or bool(self._ref)
 
     def field(self, name: str) -> Shape:
+        found = self._fields.get(name)
+        if found is not None:
+            return found
         properties = self._node.get("properties")
         if isinstance(properties, Mapping) and name in properties:
-            return Shape(properties[name], self._definitions)
+            found = self._fields[name] = Shape(properties[name], self._definitions)
+            return found
         extra = self._node.get("additionalProperties")
         if isinstance(extra, Mapping):
-            return Shape(extra, self._definitions)
+            if self._extra is None:
+                self._extra = Shape(extra, self._definitions)
+            return self._extra
         return UNKNOWN
 
     def item(self) -> Shape:
-        items = self._node.get("items")
-        return Shape(items, self._definitions) if isinstance(items, Mapping) else UNKNOWN
+        if self._item is None:
+            items = self._node.get("items")
+            self._item = Shape(items, self._definitions) if isinstance(items, Mapping) \
+                else UNKNOWN
+        return self._item
 
     @property
     def list_keys(self) -> tuple[str, ...] | None:
