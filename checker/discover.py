@@ -1,4 +1,10 @@
-"""Find the files to check: walk directories, honour .gitignore and the config's `exclude`."""
+"""Find the files to check: walk directories, honour .gitignore and the config's `exclude`.
+
+Nothing outside the repository is read through it: a symbolic link that leads a file
+outside (to `/etc/passwd`) is refused, as Argo CD refuses out-of-bounds links, and
+symbolic links to directories are not followed. A directory that cannot be listed is an
+error, not a silent gap.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ class Candidate:
 
     display: str
     path: Path | None  # None for stdin
+    problem: str | None = None
+    """Why it must not or cannot be read, found while listing (the loader reports it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,26 @@ def relative_display(path: Path, root: Path) -> str:
         return PurePosixPath(absolute.relative_to(os.path.abspath(root))).as_posix()
     except ValueError:
         return PurePosixPath(absolute).as_posix()
+
+
+def repository_top(root: Path) -> Path:
+    """The repository `root` is in: the nearest directory from `root` up that holds `.git`,
+    else `root` itself (resolved). Nothing outside it is read through a symbolic link."""
+    resolved = Path(os.path.realpath(root))
+    for directory in (resolved, *resolved.parents):
+        if (directory / ".git").exists():
+            return directory
+    return resolved
+
+
+def _escapes(path: Path, top: Path) -> str | None:
+    """Why `path` must not be read: a symbolic link (itself, or a directory on the way)
+    leading to a regular file outside `top`. Other bad links are the loader's to report
+    (broken, a loop, a device)."""
+    real = Path(os.path.realpath(path))
+    if real == top or top in real.parents or not real.is_file():
+        return None
+    return f"symbolic link to a file outside the repository ({real.as_posix()}): not read"
 
 
 def _gitignore_spec(directory: Path) -> pathspec.PathSpec | None:
@@ -64,6 +92,7 @@ def discover(
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
     found: dict[str, Candidate] = {}
     skipped: list[Skipped] = []
+    top = repository_top(root)
     for raw in inputs:
         if raw == STDIN:
             found.setdefault(STDIN, Candidate(STDIN, None))
@@ -74,19 +103,27 @@ def discover(
             skipped.append(Skipped(display, "excluded by config"))
             continue
         if path.is_dir():
-            for candidate, skip in _walk(path, root, exclude_spec):
+            # A directory named outside the repository (dumps of a cluster) is its own bound.
+            real = Path(os.path.realpath(path))
+            bound = top if real == top or top in real.parents else real
+            for candidate, skip in _walk(path, root, exclude_spec, bound):
                 if candidate is not None:
                     found.setdefault(candidate.display, candidate)
                 if skip is not None:
                     skipped.append(skip)
         else:
-            found.setdefault(display, Candidate(display, path))
+            # A file named outside the repository is read (it was asked for); a link inside
+            # it that leads out is not.
+            named = Path(os.path.abspath(path))
+            inside = named.is_relative_to(top) or named.is_relative_to(os.path.abspath(root))
+            problem = _escapes(path, top) if inside else None
+            found.setdefault(display, Candidate(display, path, problem))
     candidates = sorted(found.values(), key=lambda c: c.display)
     return candidates, sorted(set(skipped), key=lambda s: s.display)
 
 
 def _walk(
-    top: Path, root: Path, exclude_spec: pathspec.PathSpec,
+    top: Path, root: Path, exclude_spec: pathspec.PathSpec, repository: Path,
 ) -> Iterator[tuple[Candidate | None, Skipped | None]]:
     top_abs = Path(os.path.abspath(top))
     root_abs = Path(os.path.abspath(root))
@@ -97,7 +134,11 @@ def _walk(
     base_specs = [(d, spec) for d in chain if (spec := _gitignore_spec(d)) is not None]
     # The ignore specs in force for each directory still to visit: (base dir, spec).
     pending: dict[Path, list[tuple[Path, pathspec.PathSpec]]] = {top_abs: base_specs}
-    for dirpath, dirnames, filenames in os.walk(top_abs, followlinks=False):
+    unlisted: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(top_abs, followlinks=False,
+                                                onerror=unlisted.append):
+        while unlisted:
+            yield _unlisted(unlisted.pop(0), root), None
         here = Path(dirpath)
         specs = pending.pop(here, base_specs)
         if here != top_abs and (local := _gitignore_spec(here)) is not None:
@@ -127,6 +168,9 @@ def _walk(
             display = relative_display(sub, root)
             if name in SKIPPED_DIRS or exclude_spec.match_file(display + "/") or ignored(sub, True):
                 continue
+            if sub.is_symlink():
+                yield None, Skipped(display, "symbolic link to a directory (not followed)")
+                continue
             kept_dirs.append(name)
             pending[sub] = specs
         dirnames[:] = kept_dirs
@@ -145,4 +189,14 @@ def _walk(
                 continue
             if ignored(path, False):
                 continue
-            yield Candidate(display, path), None
+            yield Candidate(display, path,
+                            _escapes(path, repository) if path.is_symlink() else None), None
+    while unlisted:
+        yield _unlisted(unlisted.pop(0), root), None
+
+
+def _unlisted(error: OSError, root: Path) -> Candidate:
+    """A directory os.walk could not list: what it holds went unchecked."""
+    where = Path(error.filename) if error.filename else root
+    return Candidate(relative_display(where, root), where,
+                     f"cannot list directory: {error.strerror or error}")

@@ -8,6 +8,7 @@ something meant to be an object went unchecked.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -73,9 +74,19 @@ def read_text(candidate: Candidate) -> str | ToolError:
         if candidate.path is None:
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
-            if candidate.path.is_symlink() and not candidate.path.exists():
-                return ToolError("unreadable", "broken symbolic link", name)
-            if not stat.S_ISREG(os.stat(candidate.path).st_mode):
+            if candidate.problem is not None:
+                return ToolError("unreadable", candidate.problem, name)
+            try:
+                mode = os.stat(candidate.path).st_mode
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    return ToolError("unreadable", "symbolic link loop: it never reaches a "
+                                     "file", name)
+                if candidate.path.is_symlink():
+                    return ToolError("unreadable", "broken symbolic link (its target does "
+                                     "not exist)", name)
+                raise
+            if not stat.S_ISREG(mode):
                 # A FIFO would block forever and /dev/zero never ends.
                 return ToolError("unreadable", "not a regular file", name)
             with open(candidate.path, "rb") as handle:

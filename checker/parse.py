@@ -48,6 +48,10 @@ BINARY = "tag:yaml.org,2002:binary"
 
 MAX_ALIAS_EXPANSION = 1_000_000
 """Nodes a document may grow to once aliases are expanded (a billion-laughs guard)."""
+MAX_ALIAS_EXPANSION_CHARS = 64 * 1024 * 1024
+"""Characters of scalars a document may grow to once aliases are expanded: a few aliases
+of one long string are a bomb too. As much as the largest file read (`load.MAX_FILE_BYTES`),
+so only aliases can pass it; the API server takes requests of 3 MiB."""
 
 _WORDS: dict[str, tuple[str, Any]] = {}
 for _words, _tag, _value in (
@@ -75,18 +79,34 @@ _GO_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|
 _GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 
 
+_INT_RANGE = range(-2**63, 2**64)
+"""What Go's ParseInt (int64) or, failing that, ParseUint (uint64) accepts."""
+
+
+def _go_int(plain: str) -> int | None:
+    """An integer literal matched by `_GO_INT`, or None when it is out of Go's range (then
+    go-yaml v2 tries it as a float, else keeps the string)."""
+    sign = -1 if plain[0] == "-" else 1
+    digits = plain.lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1] in "xXbBoO":
+        base, body = {"x": 16, "b": 2, "o": 8}[digits[1].lower()], digits[2:]
+    elif len(digits) > 1 and digits[0] == "0":
+        base, body = 8, digits[1:]
+    else:
+        base, body = 10, digits
+    if base == 10 and len(body) > 20:
+        return None  # past uint64, and Python refuses to convert thousands of digits
+    value = sign * int(body, base)
+    return value if value in _INT_RANGE else None
+
+
 def _go_number(text: str) -> tuple[str, Any] | None:
     """Resolve a plain scalar as go-yaml v2 does for numbers, or None if it is a string."""
     plain = text.replace("_", "")
     if _GO_INT.fullmatch(plain):
-        sign = -1 if plain[0] == "-" else 1
-        digits = plain.lstrip("+-")
-        if len(digits) > 1 and digits[0] == "0" and digits[1] in "xXbBoO":
-            base = {"x": 16, "b": 2, "o": 8}[digits[1].lower()]
-            return INT, sign * int(digits[2:], base)
-        if len(digits) > 1 and digits[0] == "0":
-            return INT, sign * int(digits[1:], 8)
-        return INT, sign * int(digits)
+        integer = _go_int(plain)
+        if integer is not None:
+            return INT, integer
     if _GO_FLOAT.fullmatch(plain):
         value = float(plain)
         return FLOAT, value
@@ -174,7 +194,10 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
         self.ambiguous.append(AmbiguousScalar(mark.line + 1, mark.column + 1, node.value, value))
 
     def construct_null(self, node: ScalarNode) -> None:
-        return None
+        if node.value not in ("", "~", "null", "Null", "NULL"):
+            # go-yaml v2 refuses `!!null x` (the value is not quoted back: it may be a secret).
+            raise ConstructorError(None, None, "a value tagged !!null is not null",
+                                   node.start_mark)
 
     def construct_str(self, node: ScalarNode) -> str:
         return str(node.value)
@@ -335,25 +358,30 @@ class ComposeLoader(CParser, _KubeResolver):  # type: ignore[misc]
         CParser.__init__(self, stream)
 
 
-def _expanded_size(root: Node, limit: int) -> int:
-    """Nodes the document would have with every alias expanded; stops past `limit`."""
-    sizes: dict[int, int] = {}
+def _expanded_size(root: Node, limit: int,
+                   char_limit: int = MAX_ALIAS_EXPANSION_CHARS) -> tuple[int, int]:
+    """(nodes, characters of scalars) the document would have with every alias expanded;
+    stops past `limit` nodes or `char_limit` characters."""
+    sizes: dict[int, tuple[int, int]] = {}
     active: set[int] = set()
 
-    def size(node: Node) -> int:
+    def size(node: Node) -> tuple[int, int]:
         known = sizes.get(id(node))
         if known is not None:
             return known
         if id(node) in active:
             raise ConstructorError(None, None, "recursive alias", node.start_mark)
         active.add(id(node))
-        total = 1
-        if isinstance(node, SequenceNode):
-            for child in node.value:
-                total += size(child)
-        elif isinstance(node, MappingNode):
-            for key, value in node.value:
-                total += size(key) + size(value)
+        total, chars = 1, 0
+        if isinstance(node, ScalarNode):
+            chars = len(node.value)
+        else:
+            children = node.value if isinstance(node, SequenceNode) else \
+                [child for pair in node.value for child in pair]
+            for child in children:
+                child_total, child_chars = size(child)
+                total += child_total
+                chars += child_chars
         active.discard(id(node))
         if total > limit:
             raise ConstructorError(
@@ -361,31 +389,50 @@ def _expanded_size(root: Node, limit: int) -> int:
                 f"alias expansion exceeds {limit:,} nodes (a YAML alias bomb?)",
                 node.start_mark,
             )
-        sizes[id(node)] = total
-        return total
+        if chars > char_limit:
+            raise ConstructorError(
+                None, None,
+                f"alias expansion exceeds {char_limit:,} characters (a YAML alias bomb?)",
+                node.start_mark,
+            )
+        sizes[id(node)] = total, chars
+        return total, chars
 
     return size(root)
 
 
 _DOC_START = re.compile(r"^---(?:[ \t]|\r?$)", re.MULTILINE)
+_OTHER_BREAKS = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+"""Line breaks besides LF and CRLF that libyaml (and go-yaml) count: CR, NEL, LS, PS."""
+
+
+def _line_view(text: str) -> str:
+    """`text` with every line break libyaml counts written as LF: the same length, so that
+    offsets agree, and the same lines as libyaml's marks for `count("\n")` and `^---`."""
+    if not any(c in text for c in "\r\x85\u2028\u2029") or _OTHER_BREAKS.search(text) is None:
+        return text  # (the common case, checked at C speed first)
+    return _OTHER_BREAKS.sub("\n", text)
 
 
 def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
     """Every document of a YAML stream, in order; errors never end the stream early.
 
     After a syntax error the stream is resumed at the next `---` line, so the documents
-    after a broken one are still read.
+    after a broken one are still read. Lines are counted as libyaml counts them (a CR, NEL,
+    LS or PS is a line break too), so that they agree with its marks.
     """
     text, blanked = _blank_unreadable_documents(text)
+    lines = _line_view(text)
     index = 0
     offset_line = 0
     offset_char = 0
-    remaining = text
+    remaining, remaining_lines = text, lines
     may_have_anchors = "&" in text
     while True:
         loader = KubeLoader(remaining)
         chunk_start = index
         error: DocumentError | None = None
+        read_to = 0  # 1-based line (in this part) where the next document may start
         try:
             while True:
                 try:
@@ -395,6 +442,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                 except RecursionError:
                     error = DocumentError(index, None, None, "nesting", "nesting too deep to read")
                     break
+                read_to = node.end_mark.line + 1
                 start = node.start_mark.line + 1 + offset_line
                 failed = blanked.pop(start, None)
                 if failed is not None:
@@ -424,7 +472,8 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
             error = _syntax_error(index, exc, offset_line)
         except yaml.reader.ReaderError as exc:
             # libyaml reports a byte offset into the UTF-8 text it was given.
-            line = remaining.encode("utf-8")[:exc.position].count(b"\n") + 1 + offset_line
+            before = remaining.encode("utf-8")[:exc.position].decode("utf-8", "ignore")
+            line = _line_view(before).count("\n") + 1 + offset_line
             error = DocumentError(index, line, None, "syntax", f"{exc.reason} "
                                   f"(character #x{exc.character:04x})"
                                   if isinstance(exc.character, int) else exc.reason)
@@ -436,13 +485,17 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
             return
         yield error
         index += 1
-        resume = _next_document_start(remaining, (error.line or 0) - offset_line)
+        # Without a line, resume after the last document read (never before it: the
+        # documents already yielded must not be read twice).
+        error_line = error.line - offset_line if error.line is not None else read_to
+        resume = _next_document_start(remaining_lines, error_line)
         if resume is None:
             return
         resume_line, resume_offset = resume
         offset_line += resume_line
         offset_char += resume_offset
         remaining = remaining[resume_offset:]
+        remaining_lines = remaining_lines[resume_offset:]
 
 
 _UNREADABLE = re.compile(
@@ -450,17 +503,21 @@ _UNREADABLE = re.compile(
 
 
 def _blank_unreadable_documents(text: str) -> tuple[str, dict[int, DocumentError]]:
-    """Empty each document holding a character YAML forbids, keeping every line in place.
+    """Empty each document holding a character YAML forbids, keeping every character
+    offset and every line in place.
 
     libyaml rejects such a character before it has read anything, which would lose every
-    document of the file; blanking only the document that holds it keeps the others.
+    document of the file; blanking only the document that holds it keeps the others. The
+    document becomes `~` (null) padded with spaces to its length, its line breaks kept, so
+    that offsets into the original text (used to locate fields later) stay right.
     Returns the new text and, by the 1-based line where each emptied document now starts,
     the error to report in its place.
     """
     errors: dict[int, DocumentError] = {}
     if _UNREADABLE.search(text) is None:
         return text, errors
-    starts = [0] + [m.start() for m in _DOC_START.finditer(text) if m.start() > 0]
+    lines = _line_view(text)
+    starts = [0] + [m.start() for m in _DOC_START.finditer(lines) if m.start() > 0]
     pieces = []
     for number, begin in enumerate(starts):
         end = starts[number + 1] if number + 1 < len(starts) else len(text)
@@ -469,22 +526,25 @@ def _blank_unreadable_documents(text: str) -> tuple[str, dict[int, DocumentError
         if bad is None:
             pieces.append(piece)
             continue
-        line = text.count("\n", 0, begin + bad.start()) + 1
-        first_line = text.count("\n", 0, begin) + 1
-        marker = "---\n" if piece.startswith("---") else ""
-        content_line = first_line + (1 if marker else 0)
-        errors[content_line] = DocumentError(
-            number, line, None, "syntax",
+        view = lines[begin:end]
+        marker = 3 if _DOC_START.match(view) else 0
+        body = ["\n" if c == "\n" else " " for c in view[marker:]]
+        # `~` goes where the first space is (after the separator that follows `---`):
+        # the bad character itself is one, so there always is such a place.
+        first = next(i for i, c in enumerate(body) if c == " " and (i or not marker))
+        body[first] = "~"
+        errors[lines.count("\n", 0, begin + marker + first) + 1] = DocumentError(
+            number, lines.count("\n", 0, begin + bad.start()) + 1, None, "syntax",
             f"character #x{ord(bad.group()):04x} is not allowed in YAML")
-        newlines = piece.count("\n") - (1 if marker else 0)
-        pieces.append(marker + "{}" + "\n" * max(newlines, 0))
+        pieces.append(view[:marker] + "".join(body))
     return "".join(pieces), errors
 
 
 def _next_document_start(text: str, error_line: int) -> tuple[int, int] | None:
     """(line index, char offset) of the first `---` line on or after 1-based `error_line`.
 
-    Never the start of `text` itself, so every restart makes progress.
+    `text` is a `_line_view`. Never the start of `text` itself, so every restart makes
+    progress.
     """
     line = 0
     counted_to = 0
@@ -536,6 +596,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _json_int(text: str) -> int | float:
+    """An integer as Kubernetes decodes it: int64 or uint64, else a float64 (infinite past
+    its range, which Kubernetes refuses). Thousands of digits are never converted."""
+    if len(text.lstrip("-")) <= 20:
+        value = int(text)
+        if value in _INT_RANGE:
+            return value
+    return _finite_float(text)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """Lone UTF-16 surrogates (`"\\ud800"` without its pair) as Go's JSON decoder reads them:
+    U+FFFD. Python keeps them, and they cannot be written as UTF-8 (reports, OPA)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def parse_json(text: str) -> Iterator[Document | DocumentError]:
     """A JSON file is one document, read with JSON's own rules (duplicate keys rejected)."""
 
@@ -554,13 +640,20 @@ def parse_json(text: str) -> Iterator[Document | DocumentError]:
     first_line = text.count("\n", 0, len(text) - len(stripped)) + 1
     try:
         data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants,
-                          parse_float=_finite_float)
+                          parse_float=_finite_float, parse_int=_json_int)
+        if _SURROGATE_ESCAPE.search(text):
+            data = _without_surrogates(data)
     except NonFiniteNumber as exc:
         needle = str(exc)
         position = text.find(needle)
         line = text.count("\n", 0, position) + 1 if position >= 0 else None
-        yield DocumentError(0, line, None, "syntax", f"{needle} is not JSON (Kubernetes "
-                            "rejects infinite and NaN numbers)")
+        if needle in ("NaN", "Infinity", "-Infinity"):
+            problem = f"{needle} is not JSON (Kubernetes rejects infinite and NaN numbers)"
+        else:
+            shown = needle if len(needle) <= 24 else f"{needle[:12]}… ({len(needle):,} digits)"
+            problem = f"the number {shown} is past the range of a 64-bit float: Kubernetes " \
+                      "rejects it"
+        yield DocumentError(0, line, None, "syntax", problem)
         return
     except json.JSONDecodeError as exc:
         yield DocumentError(0, exc.lineno, exc.colno, "syntax", exc.msg)
@@ -570,7 +663,7 @@ def parse_json(text: str) -> Iterator[Document | DocumentError]:
         yield DocumentError(0, line, None, "duplicate-key", str(exc))
         return
     except RecursionError:
-        yield DocumentError(0, None, None, "nesting", "nesting too deep to read")
+        yield DocumentError(0, first_line, None, "nesting", "nesting too deep to read")
         return
     yield Document(0, first_line, data)
 
@@ -589,8 +682,13 @@ def _json_duplicate_line(text: str, message: str) -> int | None:
 def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
     """Node trees (with marks) of the documents of a stream, up to the first that fails."""
     if is_json:
-        # Same length, so marks stay right; JSON allows tabs where YAML does not.
-        text = text.replace("\t", " ")
+        # Same length, so marks stay right; JSON allows tabs where YAML does not, and
+        # surrogate escapes, which YAML refuses (only positions are wanted here).
+        text = _SURROGATE_ESCAPE.sub(r"\\ufffd", text.replace("\t", " "))
+    else:
+        # As parse_yaml read it (the same length and lines): the documents after one with a
+        # character YAML forbids are composed too.
+        text, _ = _blank_unreadable_documents(text)
     loader = ComposeLoader(text)
     nodes: list[Node] = []
     try:

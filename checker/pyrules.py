@@ -26,6 +26,7 @@ covers) are written that way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
 import json
@@ -106,6 +107,8 @@ class PythonRule:
     options: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = ()
     pack: str | None = None
+    source: Path | None = None
+    """The module's file (`path` is how reports name it), for the line where a rule raised."""
 
     def applies_to(self, manifest: Manifest) -> bool:
         if self.kinds is None:
@@ -137,7 +140,7 @@ def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRul
         sys.modules.pop(module_name, None)
         raise RuleLoadError(f"import failed: {type(exc).__name__}: {exc}", display,
                             _line_in(exc, path)) from None
-    return _rule_from_module(module, display, pack)
+    return dataclasses.replace(_rule_from_module(module, display, pack), source=path)
 
 
 def _pack_package(pack: str, directory: Path) -> str:
@@ -309,10 +312,12 @@ def _yield_error(rule: PythonRule, item: Any, manifest: Manifest | None) -> Tool
 
 
 def _rule_error(rule: PythonRule, exc: BaseException, manifest: Manifest | None) -> ToolError:
-    where = _line_in(exc, Path(rule.path)) if Path(rule.path).exists() else None
+    source = rule.source if rule.source is not None else Path(rule.path)
+    where = _line_in(exc, source) if source.exists() else None
     subject = f" on {manifest.resource.display()}" if manifest is not None else ""
     location = f" ({rule.path}:{where})" if where else f" ({rule.path})"
+    # An estate-wide rule has no object to name: the error is located in the rule's code.
     return ToolError("rule", f"rule {rule.info.id} raised {type(exc).__name__}{subject}"
                      f"{location}: {exc}",
-                     manifest.location.path if manifest else None,
-                     manifest.location.line if manifest else None)
+                     manifest.location.path if manifest else rule.path,
+                     manifest.location.line if manifest else where)

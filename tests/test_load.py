@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from checker.discover import HELM_CHART, discover
 from checker.load import Locator, load
@@ -152,3 +155,40 @@ def test_default_namespace_applies_to_namespaced_objects_only(tmp_path: Path) ->
     candidates, _ = discover([str(tmp_path)], tmp_path)
     result = load(candidates, default_namespace="erp")
     assert [m.resource.namespace for m in result.manifests] == ["erp", None, None, "x"]
+
+
+def test_links_leading_out_of_the_repository_are_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, {"ok.yaml": DEPLOYMENT, "real/cm.yaml": DEPLOYMENT})
+    write(tmp_path, {"outside.yaml": DEPLOYMENT})
+    (root / "out.yaml").symlink_to(tmp_path / "outside.yaml")
+    (root / "inside.yaml").symlink_to(root / "real" / "cm.yaml")
+    (root / "loop.yaml").symlink_to(root / "loop.yaml")
+    (root / "linked-dir").symlink_to(tmp_path)
+    candidates, skipped = discover([str(root)], root)
+    result = load(candidates)
+    assert [(e.path, e.message) for e in result.errors] == [
+        ("loop.yaml", "symbolic link loop: it never reaches a file"),
+        ("out.yaml", ("symbolic link to a file outside the repository "
+                      f"({Path(os.path.realpath(tmp_path / 'outside.yaml')).as_posix()}): "
+                      "not read"))]
+    assert sorted(m.location.path for m in result.manifests) == [
+        "inside.yaml", "ok.yaml", "real/cm.yaml"]
+    assert ("linked-dir", "symbolic link to a directory (not followed)") in \
+        [(s.display, s.reason) for s in skipped]
+    # Named on the command line, a link inside the repository is refused all the same.
+    (named,), _ = discover([str(root / "out.yaml")], root)
+    assert named.problem is not None and "outside the repository" in named.problem
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root lists mode-000 directories "
+                    "(tests/hostile runs this case as uid 65534)")
+def test_a_directory_that_cannot_be_listed_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, {"ok.yaml": DEPLOYMENT, "locked/x.yaml": DEPLOYMENT})
+    os.chmod(tmp_path / "locked", 0)
+    try:
+        candidates, _ = discover([str(tmp_path)], tmp_path)
+        result = load(candidates)
+    finally:
+        os.chmod(tmp_path / "locked", 0o755)
+    assert [(e.path, e.kind) for e in result.errors] == [("locked", "unreadable")]

@@ -184,3 +184,57 @@ def test_resolve_plain_tags() -> None:
     assert resolve_plain("0777").endswith(":int")
     assert resolve_plain("1e5").endswith(":float")
     assert resolve_plain("hello").endswith(":str")
+
+
+def test_blanked_document_keeps_offsets_so_later_fields_are_located() -> None:
+    """A document emptied for a character YAML forbids keeps its length and lines: the
+    documents after it are composed again at the same offsets (their fields' own lines)."""
+    text = 'a: "x\x00y"\nb: 2\n---\nc: 1\nd:\n  e: 3\n'
+    entries = list(parse_yaml(text))
+    assert [(e.kind, e.line) if isinstance(e, DocumentError) else e.data for e in entries] \
+        == [("syntax", 1), {"c": 1, "d": {"e": 3}}]
+    nodes = compose_documents(text)
+    assert walk_pointer(nodes[1], "/d/e").start_mark.line + 1 == 6
+
+
+@pytest.mark.parametrize("brk", ["\x85", "\u2028", "\u2029", "\r"])
+def test_lines_are_counted_as_yaml_counts_them(brk: str) -> None:
+    """NEL, LS, PS and a lone CR end a line for libyaml and go-yaml: after a syntax error
+    the next document is still found (it was lost), at the line YAML gives it."""
+    text = f'a: "x{brk}y"\n---\nb: [\n---\nc: 1\n'
+    entries = list(parse_yaml(text))
+    assert isinstance(entries[-1], Document) and entries[-1].data == {"c": 1}
+    assert entries[-1].line == 6 and entries[1].line == 5
+
+
+def test_integers_out_of_go_range_follow_go_yaml() -> None:
+    """Past int64/uint64, go-yaml reads a decimal as a float (infinite: refused, with its
+    line) and keeps hex or binary as a string; thousands of digits never reach int()."""
+    assert value("18446744073709551615") == 18446744073709551615
+    assert value("18446744073709551616") == 1.8446744073709552e19
+    assert value("0x" + "f" * 5000) == "0x" + "f" * 5000
+    (error,) = parse_yaml("a: 1\nv: " + "9" * 5000 + "\n")
+    assert isinstance(error, DocumentError) and error.line == 2 and "infinite" in error.message
+
+
+def test_null_tag_on_a_value_that_is_not_null_is_an_error() -> None:
+    (error,) = parse_yaml("v: !!null x\n")
+    assert isinstance(error, DocumentError) and error.line == 1
+    assert value("!!null ~") is None
+
+
+def test_aliases_of_a_long_string_are_a_bomb_too() -> None:
+    text = 's: &s "' + "x" * 1024 * 1024 + '"\nrefs: [' + ", ".join(["*s"] * 100) + "]\n"
+    (error,) = parse_yaml(text)
+    assert isinstance(error, DocumentError) and error.kind == "alias-bomb" and error.line == 2
+
+
+def test_json_numbers_past_float_and_lone_surrogates() -> None:
+    (error,) = parse_json('{"a": 1,\n "b": ' + "9" * 5000 + "}")
+    assert isinstance(error, DocumentError) and error.line == 2
+    assert "64-bit float" in error.message and len(error.message) < 200
+    (doc,) = parse_json('{"a": "x\\ud800", "b": ["\\udfff"], "c": "\\ud83d\\ude00"}')
+    assert isinstance(doc, Document)
+    assert doc.data == {"a": "x\ufffd", "b": ["\ufffd"], "c": "\U0001f600"}
+    (nested,) = parse_json("\n" + "[" * 100_000 + "]" * 100_000)
+    assert isinstance(nested, DocumentError) and nested.line == 2

@@ -251,8 +251,7 @@ def render_chart(
     try:
         loaded_chart = helm.Chart.load(chart)
     except helm.HelmError as exc:
-        return [], [NotRendered(state.rel, "Helm chart could not be loaded: "
-                                + _sanitize(str(exc), secrets, ()))]
+        return [], [_load_error(state, str(exc), secrets)]
     with loaded_chart:
         keep = _template_names(loaded_chart) | {kube_version or "", *api_versions}
         try:
@@ -436,6 +435,21 @@ def _render_error(state: _Chart, message: str, secrets: set[str],
         line = int(match.group(2)) if generated_by is None else None
         return NotRendered(source, f"Helm template error: {text}", line)
     return NotRendered(state.rel, f"Helm chart not rendered: {text}")
+
+
+_CHART_FILE = re.compile(r"cannot load ([\w.\-]+(?:/[\w.\-]+)*):")
+
+
+def _load_error(state: _Chart, message: str, secrets: set[str]) -> NotRendered:
+    """A chart Helm cannot load, at the file (Chart.yaml, values.yaml, …) and line Helm
+    names in its message, when it names one inside a chart directory."""
+    text = "Helm chart could not be loaded: " + _sanitize(message, secrets, ())
+    match = _CHART_FILE.search(message)
+    if match and not state.archive and ".." not in match.group(1).split("/") \
+            and (state.path / match.group(1)).is_file():
+        return NotRendered(state.relative(state.path / match.group(1)), text,
+                           _error_line(message))
+    return NotRendered(state.rel, text)
 
 
 def _template_names(chart: Any) -> set[str]:

@@ -9,7 +9,9 @@ annotations. The annotations are removed again before any rule sees the object.
 
 Directories whose kustomization is used by another one (a base, a component) are not built
 on their own: what reaches the cluster is the overlay. Remote resources (`github.com/…`,
-`https://…`, `?ref=`) are never fetched: the overlay is reported as not rendered.
+`https://…`, `?ref=`) are never fetched: the overlay is reported as not rendered. Nothing
+outside the repository is read either (`../../elsewhere`, `/etc/passwd`, a link leading
+out): such an entry is an error at its line, and the overlays that use it are not built.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Kustomization:
     patch_files: list[Path] = field(default_factory=list)
     secret_literals: list[str] = field(default_factory=list)
     remote: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    """Entries that lead outside the repository: never read, so the overlay is not built."""
     is_component: bool = False
 
 
@@ -116,6 +120,23 @@ class KustomizeTree:
         visit(directory)
         return ordered
 
+    def outside_of(self, directory: Path) -> list[Path]:
+        """The kustomizations (this one, or bases it uses) with entries outside the
+        repository: an overlay that needs one is not built."""
+        seen: set[Path] = set()
+        found: list[Path] = []
+        stack = [directory]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.kustomizations:
+                continue
+            seen.add(current)
+            kustomization = self.kustomizations[current]
+            if kustomization.outside:
+                found.append(kustomization.file)
+            stack.extend(kustomization.local_dirs)
+        return found
+
     def remote_of(self, directory: Path) -> list[str]:
         """Remote resources an overlay needs, through its local bases too."""
         seen: set[Path] = set()
@@ -140,9 +161,11 @@ def kustomization_file(directory: Path) -> Path | None:
     return None
 
 
-def scan(directories: Iterable[Path], display: Any) -> KustomizeTree:
+def scan(directories: Iterable[Path], display: Any, top: Path | None = None) -> KustomizeTree:
     """Read every kustomization found in `directories` (and the local bases they name, even
-    outside them). `display(path)` names a path for messages."""
+    outside them, but never outside `top`, the repository). `display(path)` names a path
+    for messages."""
+    top = top.resolve() if top is not None else None
     tree = KustomizeTree()
     pending = sorted({d.resolve() for d in directories})
     while pending:
@@ -152,7 +175,7 @@ def scan(directories: Iterable[Path], display: Any) -> KustomizeTree:
         file = kustomization_file(directory)
         if file is None:
             continue
-        kustomization = _read(directory, file, display, tree.problems)
+        kustomization = _read(directory, file, display, tree.problems, top)
         if kustomization is None:
             continue
         tree.kustomizations[directory] = kustomization
@@ -160,12 +183,33 @@ def scan(directories: Iterable[Path], display: Any) -> KustomizeTree:
     return tree
 
 
+def _inside(path: Path, top: Path | None) -> bool:
+    return top is None or path == top or top in path.parents
+
+
+def _entry_line(text: str, entry: str) -> int | None:
+    """The line of the kustomization that names `entry` (the first that holds it)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if entry in line:
+            return number
+    return None
+
+
 def _read(directory: Path, file: Path, display: Any,
-          problems: list[NotRendered]) -> Kustomization | None:
+          problems: list[NotRendered], top: Path | None = None) -> Kustomization | None:
+    if not _inside(directory, top):
+        top = None  # a directory named outside the repository: what it names is not bounded
     try:
+        if not _inside(file.resolve(), top):
+            # Named by where it is, not by where it leads (display resolves links).
+            problems.append(NotRendered(f"{display(directory)}/{file.name}", "the "
+                                        "kustomization is a symbolic link to a file outside "
+                                        "the repository: not read"))
+            return None
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(NotRendered(display(file), f"cannot read the kustomization: {exc}"))
+    except (OSError, RuntimeError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        problems.append(NotRendered(display(file), f"cannot read the kustomization: {reason}"))
         return None
     docs = [d for d in parse_yaml(text)]
     first = docs[0] if docs else None
@@ -180,6 +224,16 @@ def _read(directory: Path, file: Path, display: Any,
     entries: list[str] = []
     for key in _FILE_LISTS:
         entries.extend(v for v in _list(data.get(key)) if isinstance(v, str))
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        # `openapi: {path: …}`: Kustomize fetches a URL there itself, and a loopback one
+        # bypasses the dead-end proxy of the sandbox.
+        entries.append(openapi["path"])
+    for key in ("generators", "transformers", "validators"):
+        # Plugin configurations: local ones are left as they are; remote ones never fetched.
+        kustomization.remote.extend(
+            _display_url(v) for v in _list(data.get(key))
+            if isinstance(v, str) and "\n" not in v and (_REMOTE.search(v) or "://" in v))
     for key in ("patches", "patchesJson6902", "replacements"):
         for item in _list(data.get(key)):
             if isinstance(item, dict) and isinstance(item.get("path"), str):
@@ -218,6 +272,13 @@ def _read(directory: Path, file: Path, display: Any,
             problems.append(NotRendered(display(file), f"resource {entry!r} cannot be read "
                                         "(a symbolic link loop or an invalid path)"))
             return None
+        if not _inside(target, top):
+            kustomization.outside.append(entry)
+            problems.append(NotRendered(
+                display(file), f"{entry!r} is outside the repository: it is not read, and "
+                "the overlays that use this kustomization are not built",
+                _entry_line(text, entry)))
+            continue
         if is_dir:
             kustomization.local_dirs.append(target)
         else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.discover import Candidate, Skipped, relative_display
+from checker.discover import Candidate, Skipped, relative_display, repository_top
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
@@ -67,7 +67,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
         return relative_display(path.resolve(), real_root)
 
     directories = {c.path.parent for c in candidates if c.path is not None}
-    tree = kustomize.scan(directories, display)
+    tree = kustomize.scan(directories, display, repository_top(root))
     consumed = {display(p) for p in tree.consumed_files()}
     loaded = load(candidates, default_namespace=default_namespace, progress=progress)
     written: dict[str, list[Manifest]] = {}
@@ -153,7 +153,8 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
     """Every `kubectl kustomize` build the estate needs, run side by side: each is a
     process of its own, so a pool of threads keeps the cores busy (results are used in the
     estate's order, so the report does not depend on which finished first)."""
-    wanted = [job for job in dict.fromkeys(jobs) if not tree.remote_of(job[0])]
+    wanted = [job for job in dict.fromkeys(jobs)
+              if not tree.remote_of(job[0]) and not tree.outside_of(job[0])]
     if not wanted:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), os.cpu_count() or 1))) as pool:
@@ -168,6 +169,16 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
                     default_namespace: str | None, app: str | None,
                     namespace: str | None, forced_namespace: str | None = None,
                     cluster: str | None = None) -> None:
+    outside = tree.outside_of(directory)
+    if outside:
+        # Each entry that leads outside is an error at its line already (tree.problems); an
+        # overlay that only uses such a base is named too, since it is not built either.
+        own = tree.kustomizations[directory].file
+        if own not in outside:
+            result.loaded.errors.append(ToolError(
+                "render", f"not built: it uses {', '.join(display(f) for f in outside)}, "
+                "which names files outside the repository", display(directory)))
+        return
     remote = tree.remote_of(directory)
     if remote:
         result.not_rendered.append((NotRendered(
