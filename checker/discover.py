@@ -80,7 +80,7 @@ def _gitignore_spec(directory: Path) -> pathspec.PathSpec | None:
 
 
 def discover(
-    inputs: Iterable[str], root: Path, *, exclude: Iterable[str] = (),
+    inputs: Iterable[str], root: Path, *, exclude: Iterable[str] = (), gitignore: bool = True,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """Files to check, in a stable order, and what was left out on purpose (and why).
 
@@ -106,7 +106,7 @@ def discover(
             # A directory named outside the repository (dumps of a cluster) is its own bound.
             real = Path(os.path.realpath(path))
             bound = top if real == top or top in real.parents else real
-            for candidate, skip in _walk(path, root, exclude_spec, bound):
+            for candidate, skip in _walk(path, root, exclude_spec, bound, gitignore):
                 if candidate is not None:
                     found.setdefault(candidate.display, candidate)
                 if skip is not None:
@@ -124,6 +124,7 @@ def discover(
 
 def _walk(
     top: Path, root: Path, exclude_spec: pathspec.PathSpec, repository: Path,
+    gitignore: bool = True,
 ) -> Iterator[tuple[Candidate | None, Skipped | None]]:
     top_abs = Path(os.path.abspath(top))
     root_abs = Path(os.path.abspath(root))
@@ -131,6 +132,8 @@ def _walk(
     if root_abs in top_abs.parents:
         chain = [p for p in reversed(top_abs.parents) if p == root_abs or root_abs in p.parents]
         chain.append(top_abs)
+    if not gitignore:
+        chain = []
     base_specs = [(d, spec) for d in chain if (spec := _gitignore_spec(d)) is not None]
     # The ignore specs in force for each directory still to visit: (base dir, spec).
     pending: dict[Path, list[tuple[Path, pathspec.PathSpec]]] = {top_abs: base_specs}
@@ -141,7 +144,7 @@ def _walk(
             yield _unlisted(unlisted.pop(0), root), None
         here = Path(dirpath)
         specs = pending.pop(here, base_specs)
-        if here != top_abs and (local := _gitignore_spec(here)) is not None:
+        if gitignore and here != top_abs and (local := _gitignore_spec(here)) is not None:
             specs = [*specs, (here, local)]
 
         def ignored(path: Path, is_dir: bool,

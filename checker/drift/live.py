@@ -79,7 +79,8 @@ def read_snapshot(paths: Sequence[Path], root: Path, mask: SecretMask) -> LiveSt
     A type counts as read when the dump has at least one object of it: a dump says nothing
     about kinds it does not contain. A dump with unreadable parts makes every type unsure.
     """
-    candidates, _ = discover([str(p) for p in paths], root)
+    # Dumps are often kept in a git-ignored directory: every file given is read.
+    candidates, _ = discover([str(p) for p in paths], root, gitignore=False)
     loaded = load(candidates)
     state = LiveState(source="snapshot " + ", ".join(str(p) for p in paths), loaded=loaded)
     state.errors.extend(ToolError(e.kind, f"live snapshot: {e.message}", e.path, e.line)

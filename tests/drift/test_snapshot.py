@@ -6,6 +6,7 @@ import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -110,3 +111,17 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert code == 2 and "needs a cluster" in err
     code, _, err = _run(str(repo), "--live", str(tmp_path / "live.yaml"), "--context", "x")
     assert code == 2 and "not allowed with argument" in err
+
+
+def test_a_git_ignored_dump_directory_is_read(tmp_path: Path, monkeypatch: Any) -> None:
+    repo = _repo(tmp_path)
+    (tmp_path / ".gitignore").write_text("dumps/\n")
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    live = _live(DEPLOYMENT)
+    live["spec"]["replicas"] = 5  # type: ignore[index]
+    (dumps / "live.yaml").write_text(yaml.safe_dump(live))
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(str(repo), "--live", "dumps", "--format", "json", "--fail-on", "low")
+    assert code == 1
+    assert [f["rule_id"] for f in json.loads(out)["findings"]] == ["DRF003"]
