@@ -28,8 +28,10 @@ def fingerprint(rule_id: str, manifest: Manifest | None, pointer: str, message: 
         subject = f"{key.group}/{key.kind}/{key.namespace or ''}/{key.name}"
     else:
         subject = f"file:{path or ''}"
-    digest = hashlib.sha256(f"{rule_id}\x00{subject}\x00{pointer}\x00{message}".encode())
-    return digest.hexdigest()[:32]
+    # `surrogatepass`: a file name that is not UTF-8 (read with `surrogateescape`) has lone
+    # surrogates, which strict UTF-8 refuses; every other text gives the same bytes.
+    text = f"{rule_id}\x00{subject}\x00{pointer}\x00{message}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

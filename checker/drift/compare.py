@@ -275,7 +275,11 @@ def _identity(item: Any, keys: tuple[str, ...]) -> str:
     values = []
     for key in keys:
         value = item.get(key, _KEY_DEFAULTS.get(key))
-        values.append(_integer_text(value) or value)
+        # A number and its text are one key (8080 is "8080"), but two texts are two keys:
+        # containers named "0" and "00" are two containers.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        values.append(value)
     return _canonical_text(values)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TextIO
 
 from checker.model import Finding, Report, ToolError
@@ -63,6 +64,16 @@ def _error(e: ToolError) -> dict[str, Any]:
 
 
 def write(report: Report, out: TextIO) -> None:
-    json.dump(to_dict(report), out, indent=2, sort_keys=False, ensure_ascii=False,
-              allow_nan=False)
+    out.write(escape_surrogates(json.dumps(to_dict(report), indent=2, sort_keys=False,
+                                           ensure_ascii=False, allow_nan=False)))
     out.write("\n")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """JSON text with lone surrogates (a file name that is not UTF-8, read with
+    `surrogateescape`) written as `\\udcff` escapes: they can only be inside strings, and
+    UTF-8 cannot carry them raw. Everything else stays as `ensure_ascii=False` wrote it."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

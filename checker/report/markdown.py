@@ -35,6 +35,9 @@ _ICON = {
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _BACKTICKS = re.compile(r"`+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+"""Lone surrogates (a file name that is not UTF-8): shown as `\\udcff`, UTF-8 cannot carry
+them."""
 
 
 def write(report: Report, out: TextIO) -> None:
@@ -171,6 +174,7 @@ def _shorten(value: str) -> str:
 
 def _text(value: str) -> str:
     """Running text safe in a table cell: no HTML, no Markdown formatting, one line."""
+    value = _visible_surrogates(value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MD_SPECIAL.sub(r"\\\1", value)
     return _NEWLINES.sub("<br>", value)
@@ -182,7 +186,7 @@ def _code(value: str, in_table: bool = True) -> str:
     The fence is one backtick longer than the longest run inside; in a table `|` still
     needs its backslash because GFM splits cells before it reads code spans.
     """
-    value = _NEWLINES.sub(" ", value)
+    value = _NEWLINES.sub(" ", _visible_surrogates(value))
     if in_table:
         value = value.replace("|", "\\|")
     longest = max((len(m.group()) for m in _BACKTICKS.finditer(value)), default=0)
@@ -193,3 +197,7 @@ def _code(value: str, in_table: bool = True) -> str:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _visible_surrogates(value: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)

@@ -22,6 +22,7 @@ from checker.model import (
     Severity,
     ToolError,
 )
+from checker.report.json_report import escape_surrogates
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -51,7 +52,7 @@ def level(severity: Severity) -> str:
 
 
 def write(report: Report, out: TextIO) -> None:
-    out.write(json.dumps(build(report), indent=2, ensure_ascii=False))
+    out.write(escape_surrogates(json.dumps(build(report), indent=2, ensure_ascii=False)))
     out.write("\n")
 
 
@@ -181,8 +182,13 @@ def _physical(path: str | None, line: int | None, column: int | None) -> dict[st
 
 def artifact_uri(path: str) -> str:
     """A relative POSIX path as a URI reference: `/` kept, everything a URI would misread
-    (spaces, `%`, `#`, `?`, `:`, non-ASCII) percent-encoded."""
-    return quote(path, safe="/")
+    (spaces, `%`, `#`, `?`, `:`, non-ASCII) percent-encoded. A name that is not UTF-8 (read
+    with `surrogateescape`) is encoded as its original bytes."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte stands for
+        raw = path.encode("utf-8", "surrogatepass")
+    return quote(raw, safe="/")
 
 
 def _notification(error: ToolError) -> dict[str, Any]:

@@ -23,7 +23,8 @@ _STYLE = {
 
 def write(report: Report, out: TextIO, *, color: bool | None = None, width: int = 100) -> None:
     is_tty = out.isatty() if color is None else color
-    console = Console(file=out, force_terminal=is_tty, no_color=not is_tty,
+    # No emoji codes either: `:warning:` in a message is printed as written.
+    console = Console(file=out, force_terminal=is_tty, no_color=not is_tty, emoji=False,
                       highlight=False, soft_wrap=True, width=width if not is_tty else None)
     # In pull-request mode what the base already had is counted, not listed.
     findings = sorted((f for f in report.findings if not _from_base(f)), key=Finding.sort_key)
@@ -38,7 +39,8 @@ def write(report: Report, out: TextIO, *, color: bool | None = None, width: int 
             where = e.path or "(input)"
             if e.line:
                 where += f":{e.line}"
-            console.print(f"  {escape(printable(where))}: [red]{escape(e.kind)}[/red]: "
+            console.print(f"  {escape(printable(where))}: "
+                          f"[red]{escape(printable(e.kind))}[/red]: "
                           f"{escape(printable(e.message))}")
         console.print()
     if report.base is not None:
@@ -72,12 +74,21 @@ def _comparison(base: BaseComparison) -> Text:
     return text
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""Control characters (the tab excepted), line and paragraph separators, bidirectional
+overrides and lone surrogates (a file name that is not UTF-8)."""
 
 
 def printable(text: str) -> str:
-    """Input-derived text with control characters shown as escapes (no terminal tricks)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Input-derived text with control characters shown as escapes (no terminal tricks, no
+    forged lines, nothing UTF-8 cannot carry)."""
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def _finding_line(f: Finding) -> Text:
@@ -87,8 +98,8 @@ def _finding_line(f: Finding) -> Text:
         where += f":{f.location.column}"
     line.append(f"{where.lstrip(':') or '-':<8} ")
     line.append(f"{f.severity.value:<8}", style=_STYLE[f.severity])
-    line.append(f" {f.rule_id} ", style="bold")
-    line.append(f"{f.rule_name}  ", style="dim")
+    line.append(f" {printable(f.rule_id)} ", style="bold")
+    line.append(f"{printable(f.rule_name)}  ", style="dim")
     if f.resource is not None:
         line.append(f"{printable(f.resource.display())}: ", style="blue")
     line.append(printable(f.message))
@@ -96,7 +107,7 @@ def _finding_line(f: Finding) -> Text:
     if isinstance(rendered_by, str):
         line.append(printable(f"  [{rendered_by}]"), style="dim")
     if f.suppressed_by:
-        line.append(f"  (suppressed: {f.suppressed_by})", style="dim")
+        line.append(f"  (suppressed: {printable(f.suppressed_by)})", style="dim")
     return line
 
 
