@@ -42,7 +42,7 @@ still masked."""
 _NAME_CHAR = r"[A-Za-z0-9._/-]"
 
 _VALUE_FIELDS = ("data", "stringData", "binaryData")
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SECRET_ENV_NAME = re.compile(
     r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
     r"|(^|_)(PASS|PWD)$", re.IGNORECASE)
@@ -67,11 +67,11 @@ def masked(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     metadata = obj.get("metadata")
     annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
     if isinstance(metadata, Mapping) and isinstance(annotations, Mapping) \
-            and _LAST_APPLIED in annotations:
+            and LAST_APPLIED in annotations:
         # `kubectl apply` keeps the whole Secret there, values included.
-        applied = _last_applied(annotations)
+        applied = last_applied(obj)
         shown = MASK if applied is None else json.dumps(_values_masked(applied), sort_keys=True)
-        copy["metadata"] = {**metadata, "annotations": {**annotations, _LAST_APPLIED: shown}}
+        copy["metadata"] = {**metadata, "annotations": {**annotations, LAST_APPLIED: shown}}
     return copy
 
 
@@ -84,8 +84,11 @@ def _values_masked(obj: Mapping[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def _last_applied(annotations: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    text = annotations.get(_LAST_APPLIED)
+def last_applied(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The configuration `kubectl apply` (client-side) last applied, if recorded."""
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    text = annotations.get(LAST_APPLIED) if isinstance(annotations, Mapping) else None
     if not isinstance(text, str):
         return None
     try:
@@ -192,9 +195,7 @@ def secret_texts(obj: Mapping[str, Any]) -> Iterator[str]:
     URL with a password, in any object (pod templates, CronJobs, custom resources)."""
     if is_secret(obj):
         yield from _secret_values(obj)
-        metadata = obj.get("metadata")
-        annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-        applied = _last_applied(annotations) if isinstance(annotations, Mapping) else None
+        applied = last_applied(obj)
         if applied is not None:
             yield from _secret_values(applied)
     yield from _env_literals(obj)

@@ -11,11 +11,12 @@ from typing import Any
 from checker.drift.compare import FieldDrift, compare, is_empty
 from checker.drift.live import LiveState
 from checker.drift.managed import FieldOwner, Ownership
-from checker.drift.normalize import SecretMask, is_secret, last_applied, prepare
+from checker.drift.normalize import SecretMask, is_secret, prepare
 from checker.drift.settings import DriftSettings
 from checker.drift.shape import UNKNOWN, Shape
 from checker.model import Manifest, ResourceKey
 from checker.schema import SchemaSource, escape_pointer_token
+from checker.secrets import last_applied
 
 MISSING, EXTRA, MODIFIED = "missing", "extra", "modified"
 SERVER_SIDE_EVIDENCE = "the server's dry-run apply of the declared object would remove it"

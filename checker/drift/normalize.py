@@ -23,8 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from checker.kinds import is_cluster_scoped
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+from checker.secrets import LAST_APPLIED
 
 _METADATA_KEPT = ("name", "namespace", "labels", "annotations", "finalizers")
 """The metadata a manifest can meaningfully declare; the rest is the server's."""
@@ -109,19 +108,6 @@ def masked_live(obj: Mapping[str, Any], mask: SecretMask) -> dict[str, Any]:
         metadata["annotations"] = annotations
         result["metadata"] = metadata
     return result
-
-
-def last_applied(live: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The configuration `kubectl apply` (client-side) last applied, if recorded."""
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    text = annotations.get(LAST_APPLIED) if isinstance(annotations, Mapping) else None
-    if not isinstance(text, str):
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def prepare(obj: Mapping[str, Any], *, namespace: str | None, declared: Mapping[str, Any],

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import chdir, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +50,10 @@ spec:
 AUTHOR = git.Actor("Dana Developer", "dana@example.com")
 
 
-@contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
 
 def _run(cwd: Path, *args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    with _cwd(cwd), redirect_stdout(out), redirect_stderr(err):
+    with chdir(cwd), redirect_stdout(out), redirect_stderr(err):
         code = main(["check", *args, "--no-progress"])
     return code, out.getvalue(), err.getvalue()
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import chdir, redirect_stderr, redirect_stdout
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,19 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ESTATE = REPO_ROOT / "fixtures" / "estates" / "odoo-finance"
 
 
-@contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
 
 def _run(cwd: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     out, err = io.StringIO(), io.StringIO()
-    with _cwd(cwd), redirect_stdout(out), redirect_stderr(err):
+    with chdir(cwd), redirect_stdout(out), redirect_stderr(err):
         code = main(["check", *args, "--format", "json", "--no-progress"])
     return code, json.loads(out.getvalue()), err.getvalue()
 
