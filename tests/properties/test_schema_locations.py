@@ -108,6 +108,8 @@ def test_findings_in_safe_dump_output_are_on_a_line_showing_their_key(
         flow: bool | None) -> None:
     text = yaml.safe_dump_all(objects, allow_unicode=allow_unicode, default_flow_style=flow,
                               width=10**6, sort_keys=False)
+    if any(c in text for c in "\x85\u2028\u2029"):
+        reject()  # PyYAML writes them raw: see test_a_unicode_line_separator_…, a known bug
     run = _check(estate, text)
     file_lines = text.split("\n")
     for finding in run.report.findings:
@@ -143,9 +145,16 @@ def test_a_key_read_as_other_text_is_located(estate: Path) -> None:
 
 @pytest.mark.xfail(strict=True, reason=(
     "checker/parse.py counts lines as libyaml does, where NEL, LS and PS are line breaks "
-    "too: one U+2028 in a comment moves every later finding one line down from the line "
-    "editors, GitHub annotations and `grep -n` show (line 8 for the field on line 7 of a "
-    "7-line file). A decision for the parser's owners: SARIF and GitHub count LF (and CRLF)"))
-def test_a_unicode_line_separator_in_a_comment_does_not_shift_lines(estate: Path) -> None:
-    text = "apiVersion: v1\nkind: ConfigMap\n# note\u2028\nmetadata:\n  name: a\ndata:\n  k: 1\n"
+    "too: one of them in a comment or a quoted string (yaml.safe_dump(allow_unicode=True) "
+    "writes them raw) moves every later finding down from the line editors, GitHub "
+    "annotations and `grep -n` show, even past the end of the file (line 8 for the field on "
+    "line 7 of a 7-line file). A decision for the parser's owners: SARIF and GitHub count "
+    "LF (and CRLF)"))
+@pytest.mark.parametrize("text", [
+    # in a comment
+    "apiVersion: v1\nkind: ConfigMap\n# note\u2028\nmetadata:\n  name: a\ndata:\n  k: 1\n",
+    # in a string, as yaml.safe_dump(allow_unicode=True) writes a NEL
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  n: '\x85  '\n  k: 1\n",
+])
+def test_a_unicode_line_separator_does_not_shift_lines(estate: Path, text: str) -> None:
     assert _finding_lines(estate, text) == [("/data/k", 7)]
