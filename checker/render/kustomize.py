@@ -120,11 +120,10 @@ class KustomizeTree:
         visit(directory)
         return ordered
 
-    def outside_of(self, directory: Path) -> list[Path]:
-        """The kustomizations (this one, or bases it uses) with entries outside the
-        repository: an overlay that needs one is not built."""
+    def _closure(self, directory: Path) -> list[Kustomization]:
+        """The kustomization of `directory` and those of the local bases it uses, each once."""
         seen: set[Path] = set()
-        found: list[Path] = []
+        found: list[Kustomization] = []
         stack = [directory]
         while stack:
             current = stack.pop()
@@ -132,25 +131,18 @@ class KustomizeTree:
                 continue
             seen.add(current)
             kustomization = self.kustomizations[current]
-            if kustomization.outside:
-                found.append(kustomization.file)
+            found.append(kustomization)
             stack.extend(kustomization.local_dirs)
         return found
 
+    def outside_of(self, directory: Path) -> list[Path]:
+        """The kustomizations (this one, or bases it uses) with entries outside the
+        repository: an overlay that needs one is not built."""
+        return [k.file for k in self._closure(directory) if k.outside]
+
     def remote_of(self, directory: Path) -> list[str]:
         """Remote resources an overlay needs, through its local bases too."""
-        seen: set[Path] = set()
-        found: list[str] = []
-        stack = [directory]
-        while stack:
-            current = stack.pop()
-            if current in seen or current not in self.kustomizations:
-                continue
-            seen.add(current)
-            kustomization = self.kustomizations[current]
-            found.extend(kustomization.remote)
-            stack.extend(kustomization.local_dirs)
-        return found
+        return [remote for k in self._closure(directory) for remote in k.remote]
 
 
 def kustomization_file(directory: Path) -> Path | None:
