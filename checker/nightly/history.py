@@ -10,7 +10,9 @@ write lock for the whole record, so two nightly jobs that overlap do not interle
 from __future__ import annotations
 
 import datetime as dt
+import random
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -97,8 +99,7 @@ class History:
             raise HistoryError(f"history {self.path}: cannot open: {exc}") from None
         with closing(connection):
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(_SCHEMA)
+                _setup(connection)
                 row = connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if row is None:
                     connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
@@ -161,6 +162,20 @@ class History:
             return [_summary(row) for row in db.execute(
                 "SELECT id, at, findings, drift, errors FROM runs WHERE scope=? ORDER BY id",
                 (scope,))]
+
+
+def _setup(connection: sqlite3.Connection) -> None:
+    """WAL and the tables. Two jobs opening a new file at once can find it locked while the
+    other switches its journal mode (SQLite does not wait for that): retried, bounded."""
+    for attempt in range(100):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05 + random.random() * 0.1)
 
 
 def _summary(row: Sequence[object]) -> RunSummary:
