@@ -7,6 +7,7 @@ the offending field, computes a fingerprint and applies in-object suppressions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
@@ -61,6 +62,11 @@ class Stamper:
     """(tier, where it came from) of an object, for rules whose severity depends on it."""
     redactor: Redactor | None = None
     """Masks Secret values before anything is printed or fingerprinted."""
+    defer_locations: bool = False
+    """Leave lines to `located()`: looking fields up in file order composes each document
+    once, where rule order would compose it again for every rule that reports on it."""
+    _pending: dict[int, tuple[Finding, Manifest, str]] = field(default_factory=dict,
+                                                                init=False, repr=False)
 
     def enabled(self, rule: RuleInfo) -> bool:
         return self.settings.get(rule.id, RuleSettings()).enabled is not False
@@ -91,17 +97,14 @@ class Stamper:
             severity = configured.severity  # the config has the last word
         if manifest is not None and manifest.origin:
             details.setdefault("rendered_by", manifest.origin)
-        if manifest is not None:
-            if self.locate is not None:
-                where, line, column = self.locate(manifest, violation.pointer)
-            else:
-                where = manifest.location.path
-                line, column = self.position(manifest, violation.pointer)
-            location = Location(where, line, column,
+        if manifest is not None and self.defer_locations:
+            location = Location(manifest.location.path, manifest.location.line, None,
                                 manifest.location.pointer + violation.pointer)
+        elif manifest is not None:
+            location = self._location(manifest, violation.pointer)
         else:
             location = Location(path, line, None, violation.pointer)
-        return Finding(
+        finding = Finding(
             rule_id=rule.id,
             rule_name=rule.name,
             severity=severity,
@@ -116,6 +119,28 @@ class Stamper:
             suppressed_by=self.suppression(rule, manifest) or suppressed_by,
             details=details,
         )
+        if manifest is not None and self.defer_locations:
+            self._pending[id(finding)] = (finding, manifest, violation.pointer)
+        return finding
+
+    def _location(self, manifest: Manifest, pointer: str) -> Location:
+        if self.locate is not None:
+            where, line, column = self.locate(manifest, pointer)
+        else:
+            where = manifest.location.path
+            line, column = self.position(manifest, pointer)
+        return Location(where, line, column, manifest.location.pointer + pointer)
+
+    def located(self, findings: list[Finding]) -> list[Finding]:
+        """The findings with the lines `stamp` deferred, looked up in file order."""
+        wanted = [self._pending[id(f)] for f in findings if id(f) in self._pending
+                  and self._pending[id(f)][0] is f]
+        wanted.sort(key=lambda item: (item[1].location.path or "", item[1].doc_index))
+        done = {id(finding): dataclasses.replace(finding,
+                                                 location=self._location(manifest, pointer))
+                for finding, manifest, pointer in wanted}
+        self._pending.clear()
+        return [done.get(id(f), f) for f in findings]
 
     def suppression(self, rule: RuleInfo, manifest: Manifest | None) -> str | None:
         """The reason an in-object annotation suppresses this rule, if it does."""

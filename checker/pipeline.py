@@ -112,7 +112,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     tiers = TierResolver(config.tiers, estate.namespaces)
     stamper = Stamper(position=locator.position, locate=locator.locate, settings=settings,
                       today=today,
-                      tier_of=tiers.explain, redactor=redactor)
+                      tier_of=tiers.explain, redactor=redactor, defer_locations=True)
     subjects = [m for m in loaded.manifests if focus is None or focus.touches(m)]
     findings = list(_schema_findings(loaded, subjects, source, stamper, locator, errors))
     not_rendered = RENDER_RULES["RND001"]
@@ -125,6 +125,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     if with_rules:
         findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
                                        subjects=subjects))
+    findings = stamper.located(findings)
     if focus is not None:
         findings = [f for f in findings if focus.holds(f)]
 
