@@ -22,7 +22,8 @@ from checker.discover import Candidate, Skipped, relative_display, repository_to
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
-from checker.render import NotRendered, Rendered, apps, helm, kustomize
+from checker.render import NotRendered, Rendered, RenderOrigin, apps, helm, kustomize
+from checker.render.plain import render_plain
 
 RULES = {
     "RND001": RuleInfo(
@@ -155,12 +156,24 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
     estate's order, so the report does not depend on which finished first)."""
     wanted = [job for job in dict.fromkeys(jobs)
               if not tree.remote_of(job[0]) and not tree.outside_of(job[0])]
-    if not wanted:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), os.cpu_count() or 1))) as pool:
+    results: dict[_Build, tuple[list[Rendered], list[NotRendered]]] = {}
+    for job in wanted:
+        kustomization = tree.kustomizations[job[0]]
+        if kustomization.local_dirs or kustomization.is_component:
+            continue
+        rendered = render_plain(job[0], kustomization.data, kustomization.file,
+                                kustomization.local_files, display,
+                                RenderOrigin("kustomize", display(job[0]), job[1], job[2]))
+        if rendered is not None:
+            results[job] = (rendered, [])
+    built = [job for job in wanted if job not in results]
+    if not built:
+        return results
+    with ThreadPoolExecutor(max_workers=max(1, min(len(built), os.cpu_count() or 1))) as pool:
         futures = {job: pool.submit(kustomize.render, job[0], root=root, display=display,
-                                    app=job[1], namespace=job[2]) for job in wanted}
-        return {job: future.result() for job, future in futures.items()}
+                                    app=job[1], namespace=job[2]) for job in built}
+        results.update({job: future.result() for job, future in futures.items()})
+    return {job: results[job] for job in wanted}
 
 
 def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,

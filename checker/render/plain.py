@@ -1,0 +1,255 @@
+"""Plain kustomizations rendered in process, exactly as `kubectl kustomize` renders them.
+
+A large estate has hundreds of kustomizations that only list resource files and set a
+namespace and labels; starting kubectl for each costs ~0.09 s of CPU, which dominated a
+10,000-document check (bench/run.py). This module renders that one shape itself and says
+no to everything else, which then goes to kubectl:
+
+- the kustomization has only `apiVersion`, `kind`, `namespace`, `labels` (pairs, without
+  `includeSelectors`/`includeTemplates`) and `resources` naming files in the repository;
+- every document of those files reads cleanly and is one object with a name (no `List`);
+- no kind whose rendering Kustomize changes beyond `metadata`: a `Namespace` (Kustomize
+  renames it to the namespace), webhooks, APIServices and CRDs (references to services);
+  a binding's ServiceAccount subjects move with the accounts of the build they name, as
+  Kustomize moves them (two accounts of one name: kubectl decides);
+- no kind whose scope Kustomize might judge differently from this table: Kubernetes kinds
+  outside it are left to kubectl; a custom resource (a group with a dot, not `*.k8s.io`) is
+  namespaced for Kustomize, which knows no CRD here;
+- no two objects with the same identity (Kustomize refuses the build).
+
+tests/render/test_plain.py builds every eligible kustomization of the bundled and generated
+estates both ways and requires identical objects, sources, transformations and order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from checker.parse import Document, parse_yaml
+from checker.render import Rendered, RenderOrigin
+
+_ALLOWED_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources"})
+
+_NAMESPACED = frozenset({
+    ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
+    ("", "PersistentVolumeClaim"), ("", "Pod"), ("", "ResourceQuota"), ("", "LimitRange"),
+    ("", "Endpoints"), ("", "ReplicationController"), ("", "PodTemplate"), ("", "Event"),
+    ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"), ("apps", "ControllerRevision"),
+    ("batch", "Job"), ("batch", "CronJob"),
+    ("autoscaling", "HorizontalPodAutoscaler"), ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("coordination.k8s.io", "Lease"), ("discovery.k8s.io", "EndpointSlice"),
+})
+_CLUSTER_SCOPED = frozenset({
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("scheduling.k8s.io", "PriorityClass"), ("networking.k8s.io", "IngressClass"),
+    ("storage.k8s.io", "StorageClass"), ("", "PersistentVolume"),
+})
+_BINDINGS = frozenset({"RoleBinding", "ClusterRoleBinding"})
+
+# Kustomize's legacy output order: these kinds first, in this order, the webhooks last, the
+# rest between them by group, version and kind; then by name and namespace.
+_FIRST = ("Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
+          "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
+          "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
+          "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment",
+          "StatefulSet", "CronJob", "PodDisruptionBudget")
+_LAST = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+_RANK = {kind: index for index, kind in enumerate(_FIRST)} | \
+    {kind: len(_FIRST) + 1 + index for index, kind in enumerate(_LAST)}
+
+
+def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: Path,
+                 resource_files: Sequence[Path], display: Callable[[Path], str],
+                 origin: RenderOrigin) -> list[Rendered] | None:
+    """The overlay's objects, or None when it is not of the plain shape (kubectl builds it)."""
+    settings = _settings(data, directory, resource_files)
+    if settings is None:
+        return None
+    namespace, labels = settings
+    objects: list[tuple[dict[str, Any], str]] = []
+    for file in resource_files:
+        read = _objects(file)
+        if read is None:
+            return None
+        objects.extend((obj, display(file)) for obj in read)
+    if not _renders_alike(objects, namespace):
+        return None
+    accounts = _accounts(objects)
+    if accounts is None:
+        return None
+    shown = display(kustomization_file)
+    applied = ((f"NamespaceTransformer in {shown}",) if namespace is not None else ()) + \
+        ((f"LabelTransformer in {shown}",) if labels else ())
+    rendered = []
+    for obj, source in objects:
+        metadata = dict(obj["metadata"])
+        if namespace is not None and not _cluster_scoped(obj):
+            metadata["namespace"] = namespace
+        if labels:
+            metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+        if metadata.get("annotations") == {}:
+            del metadata["annotations"]  # as for kubectl's output, once its own are removed
+        if namespace is not None:
+            obj = _subjects_moved(obj, accounts, namespace)
+        rendered.append(Rendered({**obj, "metadata": metadata}, source, origin, None,
+                                 applied))
+    rendered.sort(key=_order)
+    return rendered
+
+
+def _settings(data: Mapping[str, Any], directory: Path, resource_files: Sequence[Path]
+              ) -> tuple[str | None, dict[str, str]] | None:
+    if not set(data) <= _ALLOWED_KEYS:
+        return None
+    if data.get("kind", "Kustomization") != "Kustomization" or data.get(
+            "apiVersion", "kustomize.config.k8s.io/v1beta1") != \
+            "kustomize.config.k8s.io/v1beta1":
+        return None
+    namespace = data.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        return None
+    labels: dict[str, str] = {}
+    raw_labels = data.get("labels", [])
+    if not isinstance(raw_labels, list):
+        return None
+    for entry in raw_labels:
+        if not isinstance(entry, dict) or set(entry) - {"pairs", "includeSelectors",
+                                                         "includeTemplates"}:
+            return None
+        if entry.get("includeSelectors", False) is not False or \
+                entry.get("includeTemplates", False) is not False:
+            return None
+        pairs = entry.get("pairs")
+        if not isinstance(pairs, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
+            return None
+        labels.update(pairs)
+    resources = data.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        return None
+    # Every entry must be one of the files the tree resolved, in the same order, each once.
+    named = [(directory / r).resolve() for r in resources]
+    if named != list(resource_files) or len(set(named)) != len(named):
+        return None
+    return namespace, labels
+
+
+def _objects(file: Path) -> list[dict[str, Any]] | None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = []
+    for entry in parse_yaml(text):
+        if not isinstance(entry, Document) or entry.ambiguous:
+            return None  # unreadable, or a value whose reading kubectl should settle
+        obj = entry.data
+        if obj is None:
+            continue
+        if not isinstance(obj, dict) or not _plain_object(obj):
+            return None
+        found.append(obj)
+    return found
+
+
+def _plain_object(obj: Mapping[str, Any]) -> bool:
+    api_version, kind, metadata = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or \
+            not isinstance(metadata, dict):
+        return False
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name or "generateName" in metadata:
+        return False
+    for field in ("labels", "annotations"):
+        value = metadata.get(field)
+        if value is not None and not (isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            return False
+    namespace = metadata.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        return False
+    return _scope_known(api_version, kind)
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _scope_known(api_version: str, kind: str) -> bool:
+    group = _group(api_version)
+    if (group, kind) in _NAMESPACED or (group, kind) in _CLUSTER_SCOPED:
+        return True
+    # A custom resource: Kustomize knows no CRD here and treats it as namespaced.
+    return "." in group and not group.endswith("k8s.io")
+
+
+def _cluster_scoped(obj: Mapping[str, Any]) -> bool:
+    return (_group(obj["apiVersion"]), obj["kind"]) in _CLUSTER_SCOPED
+
+
+def _renders_alike(objects: Sequence[tuple[dict[str, Any], str]],
+                   namespace: str | None) -> bool:
+    """No object Kustomize would render differently from metadata alone, and no clash."""
+    seen = set()
+    for obj, _ in objects:
+        if obj["kind"] in _BINDINGS:
+            subjects = obj.get("subjects") or []
+            if not isinstance(subjects, list) or not all(isinstance(s, dict)
+                                                         for s in subjects):
+                return False
+            if not all(isinstance(s.get("name", ""), str) and
+                       isinstance(s.get("namespace", ""), str) for s in subjects):
+                return False
+        object_namespace = None if _cluster_scoped(obj) else \
+            (namespace or obj["metadata"].get("namespace") or None)
+        identity = (obj["apiVersion"], obj["kind"], object_namespace, obj["metadata"]["name"])
+        if identity in seen:
+            return False
+        seen.add(identity)
+    return True
+
+
+def _accounts(objects: Sequence[tuple[dict[str, Any], str]]) -> dict[str, str] | None:
+    """The build's ServiceAccounts: name → namespace (`default` when unset); None when two
+    share a name (which one Kustomize follows is left to kubectl)."""
+    accounts: dict[str, str] = {}
+    for obj, _ in objects:
+        if obj["kind"] == "ServiceAccount" and _group(obj["apiVersion"]) == "":
+            name = obj["metadata"]["name"]
+            if name in accounts:
+                return None
+            accounts[name] = obj["metadata"].get("namespace") or "default"
+    return accounts
+
+
+def _subjects_moved(obj: dict[str, Any], accounts: Mapping[str, str], namespace: str
+                    ) -> dict[str, Any]:
+    """Kustomize moves a binding's ServiceAccount subject with the account it names when
+    that account is part of the build: the subject's namespace unset or the account's."""
+    subjects = obj.get("subjects")
+    if obj["kind"] not in _BINDINGS or not subjects:
+        return obj
+    moved = []
+    for subject in subjects:
+        home = accounts.get(subject.get("name")) \
+            if subject.get("kind") == "ServiceAccount" else None
+        if home is not None and subject.get("namespace") in (None, "", home):
+            subject = {**subject, "namespace": namespace}
+        moved.append(subject)
+    return {**obj, "subjects": moved}
+
+
+def _order(item: Rendered) -> tuple[Any, ...]:
+    obj = item.obj
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    group, _, version = api_version.rpartition("/")
+    metadata = obj["metadata"]
+    return (_RANK.get(kind, len(_FIRST)),
+            f"{group or '~G'}_{version or '~V'}_{kind}",
+            metadata["name"], metadata.get("namespace") or "")
