@@ -97,8 +97,8 @@ def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: P
             del metadata["annotations"]  # as for kubectl's output, once its own are removed
         if namespace is not None:
             obj = _subjects_moved(obj, accounts, namespace)
-        rendered.append(Rendered({**obj, "metadata": metadata}, source, origin, None,
-                                 applied))
+        rendered.append(Rendered(_sorted({**obj, "metadata": metadata}), source, origin,
+                                 None, applied))
     rendered.sort(key=_order)
     return rendered
 
@@ -243,6 +243,16 @@ def _subjects_moved(obj: dict[str, Any], accounts: Mapping[str, str], namespace:
             subject = {**subject, "namespace": namespace}
         moved.append(subject)
     return {**obj, "subjects": moved}
+
+
+def _sorted(value: Any) -> Any:
+    """Mappings with their keys in order, at every depth: Kustomize's output goes through
+    JSON and comes back sorted (rules that list labels show them in that order)."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 def _order(item: Rendered) -> tuple[Any, ...]:

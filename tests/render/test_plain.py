@@ -4,6 +4,7 @@ estate and of generated ones, and for the cases where Kustomize does more than s
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -47,7 +48,9 @@ def _both(root: Path) -> tuple[int, int, list[str]]:
 
 
 def _shown(rendered: list[Rendered]) -> list[tuple[Any, ...]]:
-    return [(r.obj, r.source, r.generated_by, r.transformations) for r in rendered]
+    """Everything, key order included (messages list labels in the object's order)."""
+    return [(json.dumps(r.obj), r.source, r.generated_by, r.transformations)
+            for r in rendered]
 
 
 def test_the_bundled_estate_renders_alike() -> None:
