@@ -65,6 +65,9 @@ class LoadResult:
     ambiguous: dict[tuple[str, int], tuple[AmbiguousScalar, ...]] = field(default_factory=dict)
     chunks: dict[tuple[str, int], tuple[int, int, int]] = field(default_factory=dict)
     files: int = 0
+    parsed: dict[str, list[Document | DocumentError]] = field(default_factory=dict)
+    """Each YAML/JSON file as read, for renderers that use the same files (plain
+    kustomizations), so that nothing is parsed twice. The data is shared: never mutate."""
 
 
 def read_text(candidate: Candidate) -> str | ToolError:
@@ -158,6 +161,7 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
         result.skipped.append(Skipped(name, "empty file"))
         return
     entries = list(parse_json(text) if is_json else parse_yaml(text))
+    result.parsed[name] = entries
     documents = [e for e in entries if isinstance(e, Document)]
     for entry in entries:
         if isinstance(entry, DocumentError):

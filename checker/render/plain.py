@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from checker.parse import Document, parse_yaml
+from checker.parse import Document, DocumentError, parse_yaml
 from checker.render import Rendered, RenderOrigin
 
 _ALLOWED_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources"})
@@ -64,9 +64,13 @@ _RANK = {kind: index for index, kind in enumerate(_FIRST)} | \
     {kind: len(_FIRST) + 1 + index for index, kind in enumerate(_LAST)}
 
 
+Parsed = Callable[[Path], "Sequence[Document | DocumentError] | None"]
+"""The documents of a file already read (None: not read yet)."""
+
+
 def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: Path,
                  resource_files: Sequence[Path], display: Callable[[Path], str],
-                 origin: RenderOrigin) -> list[Rendered] | None:
+                 origin: RenderOrigin, parsed: Parsed | None = None) -> list[Rendered] | None:
     """The overlay's objects, or None when it is not of the plain shape (kubectl builds it)."""
     settings = _settings(data, directory, resource_files)
     if settings is None:
@@ -74,7 +78,7 @@ def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: P
     namespace, labels = settings
     objects: list[tuple[dict[str, Any], str]] = []
     for file in resource_files:
-        read = _objects(file)
+        read = _objects(file, parsed(file) if parsed is not None else None)
         if read is None:
             return None
         objects.extend((obj, display(file)) for obj in read)
@@ -140,13 +144,15 @@ def _settings(data: Mapping[str, Any], directory: Path, resource_files: Sequence
     return namespace, labels
 
 
-def _objects(file: Path) -> list[dict[str, Any]] | None:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+def _objects(file: Path, entries: Sequence[Document | DocumentError] | None
+             ) -> list[dict[str, Any]] | None:
+    if entries is None:
+        try:
+            entries = list(parse_yaml(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            return None
     found = []
-    for entry in parse_yaml(text):
+    for entry in entries:
         if not isinstance(entry, Document) or entry.ambiguous:
             return None  # unreadable, or a value whose reading kubectl should settle
         obj = entry.data

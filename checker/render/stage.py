@@ -23,7 +23,7 @@ from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
 from checker.render import NotRendered, Rendered, RenderOrigin, apps, helm, kustomize
-from checker.render.plain import render_plain
+from checker.render.plain import Parsed, render_plain
 
 RULES = {
     "RND001": RuleInfo(
@@ -108,7 +108,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     builds = _build_overlays(
         [((root / i.path).resolve(), i.app, i.namespace) for i in instructions
          if i.kind == "kustomize"]
-        + [(d, None, None) for d in tree.roots() if d not in deployed], tree, root, display)
+        + [(d, None, None) for d in tree.roots() if d not in deployed], tree, root, display,
+        lambda path: loaded.parsed.get(display(path)))
     # Plain directories an app deploys are checked as each app deploys them, once per app,
     # instead of as written.
     standalone = list(loaded.manifests)
@@ -149,7 +150,7 @@ _Build = tuple[Path, "str | None", "str | None"]
 
 
 def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root: Path,
-                    display: Callable[[Path], str]
+                    display: Callable[[Path], str], parsed: Parsed
                     ) -> dict[_Build, tuple[list[Rendered], list[NotRendered]]]:
     """Every `kubectl kustomize` build the estate needs, run side by side: each is a
     process of its own, so a pool of threads keeps the cores busy (results are used in the
@@ -163,7 +164,8 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
             continue
         rendered = render_plain(job[0], kustomization.data, kustomization.file,
                                 kustomization.local_files, display,
-                                RenderOrigin("kustomize", display(job[0]), job[1], job[2]))
+                                RenderOrigin("kustomize", display(job[0]), job[1], job[2]),
+                                parsed)
         if rendered is not None:
             results[job] = (rendered, [])
     built = [job for job in wanted if job not in results]
