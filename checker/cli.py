@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--schema-only", action="store_true",
                        help="only the schema stage: no rule packs or policies")
     check.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    check.add_argument("--no-cache", action="store_true",
+                       help="neither use nor keep the result of an earlier run with the same "
+                            "files and settings (kept in $GITOPS_CHECKER_CACHE_DIR, else the "
+                            "user cache directory)")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
     drift = commands.add_parser("drift", help="compare the declared objects with the live "
@@ -278,8 +282,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from checker.pipeline import run_check
-
     outputs = _parse_formats(args.formats or ["text"])
     focus = None
     if args.changed:
@@ -291,11 +293,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.base is not None and (args.changed or "-" in args.paths):
         raise UsageError("--base compares directories of a repository: it cannot be used "
                          "with --changed or standard input")
-    with _progress(enabled=not args.no_progress) as progress:
-        run = run_check(args.paths, root=root, config=config, progress=progress,
-                        policy_dirs=args.policy, baseline=args.baseline, focus=focus,
-                        with_rules=not args.schema_only)
-    report = run.report
+    report = _cached_check(args, root, config, focus)
     if args.base is not None:
         report = _against_base(args, root, report, config)
     for name, target in outputs:
@@ -308,6 +306,38 @@ def _check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_UNDECIDED if report.errors else EXIT_OK
     return report.exit_code(config.fail_on)
+
+
+def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any) -> Report:
+    """The check's report: an earlier run's when nothing it read has changed, else a new
+    one (kept for the next run when every object could be checked)."""
+    from checker.cache import ResultCache, run_key
+    from checker.discover import discover
+
+    today = dt.date.today()
+    cache = None if args.no_cache or "-" in args.paths else ResultCache.open()
+    key, listing = "", []
+    if cache is not None:
+        baseline = args.baseline or (root / config.baseline if config.baseline else None)
+        key = run_key(paths=args.paths, root=root, config=config, policy_dirs=args.policy,
+                      config_dirs=[root / p for p in config.policies], baseline=baseline,
+                      focus=sorted(focus.files) if focus is not None else None,
+                      with_rules=not args.schema_only, today=today)
+        found, skipped = discover(args.paths, root, exclude=config.exclude)
+        listing = [c.display for c in found] + [f"{s.display}\0{s.reason}" for s in skipped]
+        cached = cache.get(key, listing)
+        if cached is not None:
+            return cached
+    from checker.pipeline import run_check
+
+    with _progress(enabled=not args.no_progress) as progress:
+        run = run_check(args.paths, root=root, config=config, progress=progress,
+                        policy_dirs=args.policy, baseline=args.baseline, focus=focus,
+                        with_rules=not args.schema_only, today=today)
+    if cache is not None and not run.report.errors:
+        extra = [Path(config.path)] if config.path else []
+        cache.put(key, listing, [*run.inputs, *extra], run.report)
+    return run.report
 
 
 def _against_base(args: argparse.Namespace, root: Path, report: Report,

@@ -41,9 +41,15 @@ class Skipped:
 
 def relative_display(path: Path, root: Path) -> str:
     """POSIX path relative to `root`, or the absolute POSIX path when outside it."""
-    absolute = Path(os.path.abspath(path))
+    absolute = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if os.sep == "/":  # string operations: called for every file of an estate
+        if absolute == base:
+            return "."
+        prefix = base if base.endswith("/") else base + "/"
+        return absolute.removeprefix(prefix)
     try:
-        return PurePosixPath(absolute.relative_to(os.path.abspath(root))).as_posix()
+        return PurePosixPath(Path(absolute).relative_to(base)).as_posix()
     except ValueError:
         return PurePosixPath(absolute).as_posix()
 

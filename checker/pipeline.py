@@ -62,6 +62,8 @@ class CheckRun:
     skipped: list[Skipped] = field(default_factory=list)
     manifests: list[Manifest] = field(default_factory=list)
     rules: RuleSet | None = None
+    inputs: frozenset[Path] = frozenset()
+    """The estate's files this run read (for the result cache; rules and config apart)."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         objects=len(loaded.manifests),
         tool_version=__version__,
     )
+    crd_paths = {root / p for p in config.crds}
     return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests,
-                    rules)
+                    rules, frozenset(estate_load.inputs | crd_paths))
 
 
 def settle_findings(findings: list[Finding], *, config: Config,

@@ -53,6 +53,10 @@ class EstateLoad:
     """What could not be rendered, and whether only in part (an app rendered without a
     setting it has, e.g. Flux postBuild substitutions): partial ones are never errors, since
     the objects were checked."""
+    inputs: set[Path] = field(default_factory=set)
+    """Every file the load read or handed to a renderer (for the result cache): the files
+    found, what kustomizations name, every file beside a kustomization (local plug-in
+    configurations), and the charts' files."""
 
 
 def load_estate(candidates: Sequence[Candidate], *, root: Path,
@@ -95,6 +99,12 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     loaded.skipped.extend(Skipped(p, "not listed by the kustomization of its directory "
                                      "(never deployed)") for p in unlisted)
     result = EstateLoad(loaded)
+    result.inputs.update(c.path for c in candidates if c.path is not None)
+    result.inputs.update(tree.consumed_files())
+    for directory, kustomization in tree.kustomizations.items():
+        result.inputs.update(kustomization.patch_files)
+        result.inputs.update(_files_in(directory, recursive=False))
+    result.inputs.update(f for chart in charts for f in _files_in(chart, recursive=True))
     # A kustomization that cannot be read would fail the deployer too: its objects went
     # unchecked.
     loaded.errors.extend(ToolError("render", p.reason, p.path, p.line) for p in tree.problems)
@@ -126,6 +136,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
                             default_namespace, instruction.app, instruction.namespace, forced,
                             instruction.cluster)
         elif instruction.kind == "helm":
+            result.inputs.update(_files_in(target, recursive=True))
+            result.inputs.update(root / f for f in instruction.value_files)
             _render_chart(target, result, written, root, default_namespace, instruction,
                           kubernetes_version)
         else:
@@ -340,6 +352,17 @@ def _patched_by(documents: Sequence[Manifest], kind: str, name: str) -> list[Man
 def _affixed(name: str, original: str) -> bool:
     return (name.endswith(original) and name[:-len(original)].endswith(("-", "."))) or (
         name.startswith(original) and name[len(original):].startswith(("-", ".")))
+
+
+def _files_in(path: Path, *, recursive: bool) -> list[Path]:
+    """The regular files of a directory (or the file itself); nothing if it cannot be read."""
+    try:
+        if path.is_file():
+            return [path]
+        found = path.rglob("*") if recursive else path.iterdir()
+        return [f for f in found if f.is_file()]
+    except OSError:
+        return []
 
 
 def _kube(version: str | None) -> str | None:

@@ -1,0 +1,213 @@
+"""The result of a check, kept by the content of everything it read.
+
+A second run over an unchanged estate (a CI job retried, the same branch checked again,
+a pre-push hook after a pre-commit one) returns the first run's report instead of loading,
+rendering and judging thousands of objects again. An entry is used only when:
+
+- the settings are the same: tool version and the checker's own files (code, bundled
+  schemas and packs, by size and modification time), kubectl and Helm, the paths and root,
+  the whole configuration with command-line overrides, the policy directories and pack
+  plug-ins, the baseline, `--changed` files, the schema-only switch, and today's date
+  (exceptions expire);
+- the estate lists the same files (discovery is run again: a new file is a change), and
+- every file the first run read has the same content (BLAKE2 digests): the files found,
+  what kustomizations name and every file beside one, chart files, policy files, config.
+
+Entries are pickles, written to a temporary file and renamed (concurrent runs see an
+old entry or a new one, never half of one), in a directory only the user can write: a
+cache directory that someone else owns or can write to is not used, since loading a pickle
+runs code. Findings in an entry are already masked, as in any report. The newest
+`ENTRY_LIMIT` entries are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker import __version__
+from checker.model import Report
+
+CACHE_DIR_ENV = "GITOPS_CHECKER_CACHE_DIR"
+ENTRY_LIMIT = 64
+_FORMAT = 1
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def default_directory() -> Path:
+    """$GITOPS_CHECKER_CACHE_DIR, else the platform's user cache directory."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("gitops-checker", appauthor=False)) / "results"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    format: int
+    candidates: tuple[str, ...]
+    digests: dict[str, str]
+    report: Report
+
+
+class ResultCache:
+    """Reports of earlier runs by their settings, checked against the files they read."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def open(cls, directory: Path | None = None) -> ResultCache | None:
+        """The cache, or None when its directory cannot be made safe to use."""
+        directory = directory or default_directory()
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            info = directory.stat()
+        except OSError:
+            return None
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None  # another user could plant a pickle there
+        return cls(directory)
+
+    def get(self, key: str, candidates: Sequence[str]) -> Report | None:
+        path = self.directory / f"{key}.pickle"
+        try:
+            with path.open("rb") as handle:
+                entry = pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failure
+            return None
+        if not isinstance(entry, _Entry) or entry.format != _FORMAT or \
+                entry.candidates != tuple(candidates):
+            return None
+        for name, digest in entry.digests.items():
+            if file_digest(Path(name)) != digest:
+                return None
+        try:
+            os.utime(path)  # recently used: kept longest
+        except OSError:
+            pass
+        return entry.report
+
+    def put(self, key: str, candidates: Sequence[str], inputs: Iterable[Path],
+            report: Report) -> None:
+        digests = {str(path): file_digest(path) for path in _files(inputs)}
+        entry = _Entry(_FORMAT, tuple(candidates), digests, report)
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-", suffix=".pickle",
+                                             delete=False) as handle:
+                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.directory / f"{key}.pickle")
+        except OSError:
+            return  # a full or read-only disk costs the next run time, nothing else
+        self._prune()
+
+    def _prune(self) -> None:
+        try:
+            entries = sorted(self.directory.glob("*.pickle"),
+                             key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in entries[ENTRY_LIMIT:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def run_key(*, paths: Sequence[str], root: Path, config: object,
+            policy_dirs: Sequence[Path], config_dirs: Sequence[Path],
+            baseline: Path | None, focus: object, with_rules: bool,
+            today: dt.date) -> str:
+    """The settings of a run, as a digest; files are compared separately."""
+    from checker.render.kustomize import kubectl_path
+
+    parts: list[object] = [
+        _FORMAT, __version__, sys.version, _tool_signature(),
+        _binary_signature(kubectl_path()), _distribution("helm-python-sdk"),
+        [str(Path(p).resolve()) if p != "-" else p for p in paths], str(root.resolve()),
+        repr(config), with_rules, repr(focus), today.isoformat(),
+        [(str(p.resolve()), _tree_digest(p)) for p in [*policy_dirs, *config_dirs]],
+        str(baseline.resolve()) if baseline else None,
+        file_digest(baseline) if baseline else None,
+        sorted((e.name, e.value, _distribution_of(e))
+               for e in importlib.metadata.entry_points(group="gitops_checker.packs")),
+    ]
+    return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"),
+                           digest_size=20).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "blake2b").hexdigest()[:40]
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+
+
+def _files(paths: Iterable[Path]) -> set[Path]:
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file())
+        else:
+            found.add(path)  # a missing file is recorded as such: its arrival is a change
+    return found
+
+
+def _tree_digest(directory: Path) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for path in sorted(_files([directory])):
+        digest.update(f"{path}\0{file_digest(path)}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _tool_signature() -> str:
+    """The checker's own files, by size and modification time (an edit in a checkout, a
+    reinstall): code, and the schemas and packs it bundles."""
+    from checker.resources import RULES_DIR, SCHEMAS_DIR
+
+    digest = hashlib.blake2b(digest_size=20)
+    for top in (_PACKAGE, RULES_DIR, SCHEMAS_DIR):
+        for directory, subdirectories, files in os.walk(top):
+            subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+            for name in sorted(files):
+                try:
+                    info = os.stat(os.path.join(directory, name))
+                except OSError:
+                    continue
+                digest.update(f"{directory}/{name}\0{info.st_size}\0{info.st_mtime_ns}\0"
+                              .encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _binary_signature(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
+
+
+def _distribution(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _distribution_of(entry: importlib.metadata.EntryPoint) -> str | None:
+    dist = entry.dist
+    return f"{dist.name}=={dist.version}" if dist is not None else None
+
