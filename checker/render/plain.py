@@ -7,7 +7,8 @@ no to everything else, which then goes to kubectl:
 
 - the kustomization has only `apiVersion`, `kind`, `namespace`, `labels` (pairs, without
   `includeSelectors`/`includeTemplates`) and `resources` naming files in the repository;
-- every document of those files reads cleanly and is one object with a name (no `List`);
+- every document of those files reads cleanly and is one object with a name, or a `v1`
+  `List` of such objects;
 - no kind whose rendering Kustomize changes beyond `metadata`: a `Namespace` (Kustomize
   renames it to the namespace), webhooks, APIServices and CRDs (references to services);
   a binding's ServiceAccount subjects move with the accounts of the build they name, as
@@ -158,6 +159,15 @@ def _objects(file: Path, entries: Sequence[Document | DocumentError] | None
         obj = entry.data
         if obj is None:
             continue
+        if isinstance(obj, dict) and obj.get("apiVersion") == "v1" and \
+                obj.get("kind") == "List" and set(obj) <= {"apiVersion", "kind", "items",
+                                                           "metadata"}:
+            items = obj.get("items")
+            if not isinstance(items, list) or not all(
+                    isinstance(item, dict) and _plain_object(item) for item in items):
+                return None
+            found.extend(items)  # Kustomize takes a List's items as resources
+            continue
         if not isinstance(obj, dict) or not _plain_object(obj):
             return None
         found.append(obj)
@@ -170,7 +180,8 @@ def _plain_object(obj: Mapping[str, Any]) -> bool:
             not isinstance(metadata, dict):
         return False
     name = metadata.get("name")
-    if not isinstance(name, str) or not name or "generateName" in metadata:
+    if not isinstance(name, str) or not name or "generateName" in metadata or \
+            kind.endswith("List"):
         return False
     for field in ("labels", "annotations"):
         value = metadata.get(field)
