@@ -124,6 +124,60 @@ class ResultCache:
             pass
 
 
+class RenderCache:
+    """Builds of Kustomize overlays by the content of every file of their kustomizations'
+    directories and what they name, with kubectl's identity: a change elsewhere in the
+    estate (a pre-commit hook's one file) leaves the other overlays' builds valid."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def open(cls, results: ResultCache) -> RenderCache | None:
+        directory = results.directory / "renders"
+        try:
+            directory.mkdir(exist_ok=True, mode=0o700)
+            info = directory.stat()
+        except OSError:
+            return None
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        return cls(directory)
+
+    @staticmethod
+    def key(files: Iterable[Path], tool: str | None) -> str:
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(f"{_FORMAT}\0{__version__}\0{tool}\0".encode())
+        for path in sorted(_files(files)):
+            digest.update(f"{path}\0{file_digest(path)}\0".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def get(self, key: str) -> object | None:
+        try:
+            with (self.directory / f"{key}.pickle").open("rb") as handle:
+                return pickle.load(handle)
+        except Exception:  # noqa: BLE001 - missing or damaged: build again
+            return None
+
+    def put(self, key: str, value: object) -> None:
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-",
+                                             suffix=".pickle", delete=False) as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.directory / f"{key}.pickle")
+        except OSError:
+            return
+
+    def prune(self, limit: int = 4096) -> None:
+        try:
+            entries = sorted(self.directory.glob("*.pickle"),
+                             key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in entries[limit:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def run_key(*, paths: Sequence[str], root: Path, config: object,
             policy_dirs: Sequence[Path], config_dirs: Sequence[Path],
             baseline: Path | None, focus: object, with_rules: bool,

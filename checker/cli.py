@@ -328,12 +328,14 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
         cached = cache.get(key, listing)
         if cached is not None:
             return cached
+    from checker.cache import RenderCache
     from checker.pipeline import run_check
 
     with _progress(enabled=not args.no_progress) as progress:
         run = run_check(args.paths, root=root, config=config, progress=progress,
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
-                        with_rules=not args.schema_only, today=today)
+                        with_rules=not args.schema_only, today=today,
+                        render_cache=RenderCache.open(cache) if cache is not None else None)
     if cache is not None and not run.report.errors:
         extra = [Path(config.path)] if config.path else []
         cache.put(key, listing, [*run.inputs, *extra], run.report)

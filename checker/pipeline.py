@@ -12,6 +12,7 @@ from typing import Any
 
 from checker import __version__, crds
 from checker.builtin import BUILTIN_RULES
+from checker.cache import RenderCache
 from checker.config import Config
 from checker.deprecations import RULES as DEPRECATION_RULES
 from checker.deprecations import deprecation_findings
@@ -86,11 +87,13 @@ class Focus:
 def run_check(paths: Sequence[str], *, root: Path, config: Config,
               progress: ProgressHook | None = None, policy_dirs: Sequence[Path] = (),
               baseline: Path | None = None, today: dt.date | None = None,
-              focus: Focus | None = None, with_rules: bool = True) -> CheckRun:
+              focus: Focus | None = None, with_rules: bool = True,
+              render_cache: RenderCache | None = None) -> CheckRun:
     """`with_rules=False` is the schema stage alone (rules are loaded, so that the config
     may name them, but not evaluated)."""
     today = today or dt.date.today()
-    estate_load = load_declared(paths, root=root, config=config, progress=progress)
+    estate_load = load_declared(paths, root=root, config=config, progress=progress,
+                                render_cache=render_cache)
     loaded = estate_load.loaded
     # Made now: an internal error from here on (rules, CRDs) is masked with it too.
     redactor = Redactor.for_estate(loaded.manifests)
@@ -172,7 +175,8 @@ def settle_findings(findings: list[Finding], *, config: Config,
 
 def load_declared(paths: Sequence[str], *, root: Path, config: Config,
                   progress: ProgressHook | None = None,
-                  default_namespace: str | None = None) -> EstateLoad:
+                  default_namespace: str | None = None,
+                  render_cache: RenderCache | None = None) -> EstateLoad:
     """Every object the paths declare, rendered as the deployer renders it."""
     candidates, skipped = discover(paths, root, exclude=config.exclude)
     total = len(candidates)
@@ -189,7 +193,8 @@ def load_declared(paths: Sequence[str], *, root: Path, config: Config,
     estate_load = load_estate(candidates, root=root,
                               default_namespace=default_namespace or config.namespace,
                               settings=config.render, charts=charts,
-                              kubernetes_version=config.kubernetes_version, progress=tick)
+                              kubernetes_version=config.kubernetes_version, progress=tick,
+                              render_cache=render_cache)
     estate_load.loaded.skipped.extend(skipped)
     return estate_load
 

@@ -120,7 +120,7 @@ class KustomizeTree:
         visit(directory)
         return ordered
 
-    def _closure(self, directory: Path) -> list[Kustomization]:
+    def closure(self, directory: Path) -> list[Kustomization]:
         """The kustomization of `directory` and those of the local bases it uses, each once."""
         seen: set[Path] = set()
         found: list[Kustomization] = []
@@ -138,11 +138,11 @@ class KustomizeTree:
     def outside_of(self, directory: Path) -> list[Path]:
         """The kustomizations (this one, or bases it uses) with entries outside the
         repository: an overlay that needs one is not built."""
-        return [k.file for k in self._closure(directory) if k.outside]
+        return [k.file for k in self.closure(directory) if k.outside]
 
     def remote_of(self, directory: Path) -> list[str]:
         """Remote resources an overlay needs, through its local bases too."""
-        return [remote for k in self._closure(directory) for remote in k.remote]
+        return [remote for k in self.closure(directory) for remote in k.remote]
 
 
 def kustomization_file(directory: Path) -> Path | None:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checker.cache import RenderCache
 from checker.discover import Candidate, Skipped, relative_display, repository_top
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
 from checker.render import NotRendered, Rendered, RenderOrigin, apps, helm, kustomize
 from checker.render.plain import Parsed, render_plain
+from checker.secrets import secret_texts
 
 RULES = {
     "RND001": RuleInfo(
@@ -62,7 +64,8 @@ class EstateLoad:
 def load_estate(candidates: Sequence[Candidate], *, root: Path,
                 default_namespace: str | None, settings: RenderSettings,
                 charts: Sequence[Path] = (), kubernetes_version: str | None = None,
-                progress: Callable[[], None] | None = None) -> EstateLoad:
+                progress: Callable[[], None] | None = None,
+                render_cache: RenderCache | None = None) -> EstateLoad:
     """Load the candidates, render what the deployer renders, and return the objects the
     cluster would get: apps (Argo CD, Flux) first, with their destinations and values, then
     the Kustomize overlays and Helm charts no app deploys, as they stand."""
@@ -119,7 +122,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
         [((root / i.path).resolve(), i.app, i.namespace) for i in instructions
          if i.kind == "kustomize"]
         + [(d, None, None) for d in tree.roots() if d not in deployed], tree, root, display,
-        lambda path: loaded.parsed.get(display(path)))
+        lambda path: loaded.parsed.get(display(path)), render_cache)
     # Plain directories an app deploys are checked as each app deploys them, once per app,
     # instead of as written.
     standalone = list(loaded.manifests)
@@ -162,7 +165,8 @@ _Build = tuple[Path, "str | None", "str | None"]
 
 
 def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root: Path,
-                    display: Callable[[Path], str], parsed: Parsed
+                    display: Callable[[Path], str], parsed: Parsed,
+                    cache: RenderCache | None = None
                     ) -> dict[_Build, tuple[list[Rendered], list[NotRendered]]]:
     """Every `kubectl kustomize` build the estate needs, run side by side: each is a
     process of its own, so a pool of threads keeps the cores busy (results are used in the
@@ -181,13 +185,56 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
         if rendered is not None:
             results[job] = (rendered, [])
     built = [job for job in wanted if job not in results]
+    keys: dict[Path, str] = {}
+    if cache is not None and built:
+        tool = _signature(kustomize.kubectl_path())
+        for job in built:
+            keys.setdefault(job[0], cache.key(_build_inputs(tree, job[0]), tool))
+            stored = cache.get(keys[job[0]])
+            if isinstance(stored, list):
+                results[job] = ([Rendered(obj, source, RenderOrigin(
+                    "kustomize", display(job[0]), job[1], job[2]), generated_by, applied)
+                    for obj, source, generated_by, applied in stored], [])
+        built = [job for job in built if job not in results]
     if not built:
-        return results
+        return {job: results[job] for job in wanted}
     with ThreadPoolExecutor(max_workers=max(1, min(len(built), os.cpu_count() or 1))) as pool:
         futures = {job: pool.submit(kustomize.render, job[0], root=root, display=display,
                                     app=job[1], namespace=job[2]) for job in built}
         results.update({job: future.result() for job, future in futures.items()})
+    if cache is not None:
+        for job in built:
+            rendered, problems = results[job]
+            # A failed build is tried again next time; one holding secret values (a Secret,
+            # a password in an env literal) is never written to disk by the checker.
+            if not problems and not any(next(secret_texts(r.obj), None) is not None
+                                        for r in rendered):
+                cache.put(keys[job[0]], [(r.obj, r.source, r.generated_by, r.transformations)
+                                         for r in rendered])
+        cache.prune()
     return {job: results[job] for job in wanted}
+
+
+def _build_inputs(tree: kustomize.KustomizeTree, directory: Path) -> list[Path]:
+    """What a build of the overlay may read: each kustomization of its closure, the files
+    they name and every file beside them."""
+    files: list[Path] = []
+    for kustomization in tree.closure(directory):
+        files.append(kustomization.file)
+        files.extend(kustomization.local_files)
+        files.extend(kustomization.patch_files)
+        files.extend(_files_in(kustomization.directory, recursive=False))
+    return files
+
+
+def _signature(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,
