@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,11 +292,15 @@ def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
         errors.extend(checker.start(gatekeeper_inventory(estate.manifests),
                                     _tier_data(estate, tiers)))
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
-        for manifest in subjects:
-            indexes, match_errors = _matching_constraints(policies.constraints, manifest,
-                                                          namespaces)
-            errors.extend(match_errors)
-            outcomes, rule_errors = checker.check(manifest, indexes)
+
+        def matched() -> Iterator[tuple[Manifest, list[int]]]:
+            for manifest in subjects:
+                indexes, match_errors = _matching_constraints(policies.constraints, manifest,
+                                                              namespaces)
+                errors.extend(match_errors)
+                yield manifest, indexes
+
+        for outcomes, rule_errors in checker.check_many(matched()):
             errors.extend(rule_errors)
             findings.extend(stamper.stamp(o.rule, o.violation, o.manifest,
                                           suppressed_by=o.suppressed_by) for o in outcomes)

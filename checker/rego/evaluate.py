@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,21 +126,67 @@ class RegoChecker:
         self._plain_size = len(plain)
         return errors
 
-    def check(self, manifest: Manifest, constraint_indexes: Sequence[int]
-              ) -> tuple[list[Outcome], list[ToolError]]:
+    def check_many(self, items: Iterable[tuple[Manifest, Sequence[int]]], *,
+                   chunk: int = 64) -> Iterator[tuple[list[Outcome], list[ToolError]]]:
+        """`check` over many objects, in order. Objects the plain query serves are asked
+        together when the engine can stream answers (the worker): OPA evaluates the next
+        while this process reads the last."""
+        each = getattr(self.engine, "query_each", None)
+        batch: list[tuple[Manifest, Sequence[int]]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == chunk:
+                yield from self._check_batch(batch, each)
+                batch = []
+        if batch:
+            yield from self._check_batch(batch, each)
+
+    def _check_batch(self, batch: Sequence[tuple[Manifest, Sequence[int]]], each: Any
+                     ) -> Iterator[tuple[list[Outcome], list[ToolError]]]:
+        plain = [position for position, (_, indexes) in enumerate(batch)
+                 if each is not None and self._plain_usable(self._entries(indexes))]
+        answers: dict[int, list[dict[str, Any]] | RegoError] = {}
+        if plain:
+            shown = [masked(batch[p][0].obj) for p in plain]
+            for position, answer in zip(plain, each(self._plain_query, shown, self.timeout),
+                                        strict=True):
+                if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
+                    raise answer
+                answers[position] = answer
+        for position, (manifest, indexes) in enumerate(batch):
+            yield self._check(manifest, indexes, answers.get(position))
+
+    def _entries(self, constraint_indexes: Sequence[int]) -> list[_Entry]:
         entries = [e for e in self._rules if e.rule.id not in self._broken]
         entries += [self._constraints[i] for i in constraint_indexes if i in self._constraints
                     and self._constraints[i].rule.id not in self._broken]
+        if entries:
+            entries += [e for e in self._exceptions if e.ref not in self._broken]
+        return entries
+
+    def check(self, manifest: Manifest, constraint_indexes: Sequence[int]
+              ) -> tuple[list[Outcome], list[ToolError]]:
+        return self._check(manifest, constraint_indexes, None)
+
+    def _check(self, manifest: Manifest, constraint_indexes: Sequence[int],
+               plain_answer: list[dict[str, Any]] | RegoError | None
+               ) -> tuple[list[Outcome], list[ToolError]]:
+        """`plain_answer`: the plain query's answer for the object, already asked (or its
+        failure); used only if the plain query still serves the object."""
+        entries = self._entries(constraint_indexes)
         if not entries:
             return [], []
-        entries += [e for e in self._exceptions if e.ref not in self._broken]
         # Policies never see Secret values; `review` is rebuilt around the object in Rego,
         # so the object crosses into OPA once.
         shown = masked(manifest.obj)
         payload = {"object": shown, "review": review(manifest)}
         errors: list[ToolError] = []
         try:
-            if self._plain_usable(entries):
+            if self._plain_usable(entries) and plain_answer is not None:
+                if isinstance(plain_answer, RegoError):
+                    raise plain_answer
+                answers = self._plain_answers(plain_answer)
+            elif self._plain_usable(entries):
                 answers = self._ask_plain(shown)
             else:
                 answers = self._ask(entries, payload)
@@ -184,7 +230,9 @@ class RegoChecker:
             e.constraint is None for e in entries)
 
     def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
-        rows = self.engine.query(self._plain_query, shown, self.timeout)
+        return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))
+
+    def _plain_answers(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if not rows:
             return {}
         return {k: v for k, v in rows[0].items() if k in self._plain_keys}

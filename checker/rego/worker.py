@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from checker.rego.engine import InProcessEngine, RegoError, RegoProblem, RegoTimeout
@@ -44,13 +44,23 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
             return
         op = request[0]
         if engine is None:
-            conn.send(("error", ("unavailable", [missing])))
+            answers = len(request[2]) if op == "query_each" else 1
+            for _ in range(answers):
+                conn.send(("error", ("unavailable", [missing])))
             continue
         try:
             if op == "load":
                 conn.send(("ok", engine.load(request[1], request[2])))
             elif op == "query":
                 conn.send(("ok", engine.query(request[1], request[2])))
+            elif op == "query_each":
+                # One answer per input, sent as soon as it is known: the parent reads them
+                # while the next are evaluated.
+                for item in request[2]:
+                    try:
+                        conn.send(("ok", engine.query(request[1], item)))
+                    except RegoError as exc:
+                        conn.send(("error", (exc.kind, exc.problems)))
             else:
                 return
         except RegoError as exc:
@@ -87,6 +97,38 @@ class WorkerEngine:
         self._conn.send(("query", query, input))
         message = f"query did not finish within {limit:g} s" if limit else ""
         return self._receive(limit, message)  # type: ignore[no-any-return]
+
+    def query_each(self, query: str, inputs: Sequence[Any], timeout: float | None = None
+                   ) -> Iterator[list[dict[str, Any]] | RegoError]:
+        """The answers to one query text over many inputs, in order, each bounded by the
+        timeout as `query` is; a failure is yielded in its input's place. The inputs are
+        sent at once and answered back to back, so no answer waits for a round trip."""
+        limit = timeout if timeout is not None else self.default_timeout
+        message = f"query did not finish within {limit:g} s" if limit else ""
+        pending = list(inputs)
+        while pending:
+            if self._conn is None:
+                self._start()
+                self.restarts += 1
+            assert self._conn is not None
+            self._conn.send(("query_each", query, pending))
+            answered = 0
+            try:
+                while answered < len(pending):
+                    try:
+                        answer: list[dict[str, Any]] | RegoError = \
+                            self._receive(limit, message)
+                    except RegoError as exc:
+                        answer = exc
+                    answered += 1
+                    if self._conn is None:  # timed out or crashed: the worker is gone
+                        yield answer
+                        break
+                    yield answer
+            except GeneratorExit:
+                self._stop()  # answers still coming would be read as another query's
+                raise
+            pending = pending[answered:]
 
     def close(self) -> None:
         self._stop()

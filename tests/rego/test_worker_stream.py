@@ -1,0 +1,64 @@
+"""`WorkerEngine.query_each`: many inputs answered back to back by the OPA worker, each with
+its own timeout and failure, in order, and never mixed up with a later query's answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checker.rego.engine import RegoError, RegoTimeout
+from checker.rego.worker import WorkerEngine
+
+MODULE = """package t
+
+import rego.v1
+
+doubled := input.n * 2
+
+parsed := to_number(input.text)
+
+slow if {
+\tinput.slow
+\tcount([1 | some i in numbers.range(1, 100000); some j in numbers.range(1, 100000)]) > 0
+}
+"""
+
+
+@pytest.fixture
+def engine() -> Any:
+    worker = WorkerEngine()
+    assert worker.load({"t.rego": MODULE}, {}) == []
+    yield worker
+    worker.close()
+
+
+def test_answers_come_in_order_and_equal_single_queries(engine: WorkerEngine) -> None:
+    inputs = [{"n": n} for n in range(50)]
+    streamed = list(engine.query_each("x := data.t.doubled", inputs))
+    single = [engine.query("x := data.t.doubled", item) for item in inputs]
+    assert streamed == single
+    assert [rows[0]["x"] for rows in streamed] == [2 * n for n in range(50)]  # type: ignore[index]
+
+
+def test_a_failing_input_is_answered_by_its_error(engine: WorkerEngine) -> None:
+    answers = list(engine.query_each("x := data.t.parsed",
+                                     [{"text": "1"}, {"text": "not a number"}, {"text": "3"}]))
+    assert answers[0] == [{"x": 1}] and answers[2] == [{"x": 3}]
+    assert isinstance(answers[1], RegoError)
+
+
+def test_a_runaway_input_times_out_alone(engine: WorkerEngine) -> None:
+    inputs = [{"slow": False}, {"slow": True}, {"slow": False}, {"slow": False}]
+    answers = list(engine.query_each("x := data.t.slow", inputs, timeout=1))
+    assert isinstance(answers[1], RegoTimeout)
+    assert answers[0] == []  # `slow` undefined: no binding
+    assert answers[2] == answers[0] and answers[3] == answers[0]
+    assert engine.restarts == 1  # the worker was replaced once, for the rest
+
+
+def test_leaving_a_stream_early_never_mixes_answers(engine: WorkerEngine) -> None:
+    stream = engine.query_each("x := data.t.doubled", [{"n": n} for n in range(200)])
+    assert next(stream) == [{"x": 0}]
+    stream.close()
+    assert engine.query("x := data.t.doubled", {"n": 21}) == [{"x": 42}]
