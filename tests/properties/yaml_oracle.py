@@ -162,11 +162,18 @@ def safe_dump_expectation(value: Any, *, allow_unicode: bool) -> Any:
 
     Raises Rejected where PyYAML writes what it cannot read back itself: with
     `allow_unicode`, a NEL goes raw into a single-quoted scalar, where every YAML 1.1 reader
-    (go-yaml too) folds it into a space (LS and PS are kept by folding)."""
+    (go-yaml too) folds it into a space (LS and PS are kept by folding); a key it escapes
+    past YAML's 1,024 characters for an implicit key."""
     if isinstance(value, dict):
         result: dict[str, Any] = {}
         for key, item in value.items():
             safe_dump_expectation(key, allow_unicode=allow_unicode)  # the same for keys
+            if isinstance(key, str) and len(yaml.safe_dump(
+                    key, allow_unicode=allow_unicode, width=10**9).split("\n")[0]) > 1024:
+                # PyYAML judges a key simple by its length before escaping (< 128), then
+                # writes 103 emoji as 1,030 characters of escapes: past YAML's 1,024 for an
+                # implicit key, which libyaml and go-yaml alike refuse.
+                raise Rejected("an implicit key longer than 1024 characters once escaped")
             read = go_key(key) if pyyaml_plain(key, allow_unicode=allow_unicode) else key
             if read in result:
                 raise Rejected(f"two keys read as {read!r}")
