@@ -95,7 +95,9 @@ def main() -> None:
         (estate / changed).write_text(f"{original}\n# edit {attempt} {time.time_ns()}\n",
                                       encoding="utf-8")
 
-    cache = {**os.environ, "GITOPS_CHECKER_CACHE_DIR": tempfile.mkdtemp(prefix="gitops-cache-")}
+    # Bytecode cached, as on a user's machine and in pre-commit's own environments.
+    cache = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+             "GITOPS_CHECKER_CACHE_DIR": tempfile.mkdtemp(prefix="gitops-cache-")}
 
     def in_estate(command: list[str]) -> list[str]:
         # The hook runs at the repository's top with paths relative to it.
