@@ -241,6 +241,19 @@ def _severity(text: str) -> Severity:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def run() -> None:
+    """The command-line entry point: `main`, then an exit that skips tearing the heap down
+    object by object (about a second after checking 10,000 documents). Reports are written
+    and closed by then; standard streams are flushed here."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or EXIT_UNDECIDED
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list

@@ -8,8 +8,9 @@ import datetime as dt
 import gc
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolErr
 from checker.packs import RuleSet, RuleSources, load_rules, python_options
 from checker.pyrules import Estate, run_rules
 from checker.rego.engine import RegoEngine, RegoError
-from checker.rego.evaluate import Outcome, RegoChecker
+from checker.rego.evaluate import Outcome, RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import Constraint, constraint_crd
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.match import MatchError, constraint_matches
@@ -160,7 +161,13 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
                       today=today,
                       tier_of=tiers.explain, redactor=redactor, defer_locations=True)
     subjects = [m for m in loaded.manifests if focus is None or focus.touches(m)]
-    findings = list(_schema_findings(loaded, subjects, source, stamper, locator, errors))
+    rego = RegoPhase(rules, estate, tiers, config, stamper, subjects) if with_rules else None
+    try:
+        findings = list(_schema_findings(loaded, subjects, source, stamper, locator, errors))
+    except BaseException:
+        if rego is not None:
+            rego.findings([])  # the workers are stopped before the error goes on
+        raise
     not_rendered = RENDER_RULES["RND001"]
     for item, partial in estate_load.not_rendered:
         if config.render.strict and not partial:
@@ -170,7 +177,7 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
                                           path=item.path, line=item.line))
     if with_rules:
         findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
-                                       subjects=subjects))
+                                       subjects=subjects, rego=rego))
     findings = stamper.located(findings)
     if focus is not None:
         findings = [f for f in findings if focus.holds(f)]
@@ -281,20 +288,25 @@ def resolve_rule_settings(config: Config, known: Mapping[str, RuleInfo],
 def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
                    stamper: Stamper, known: Mapping[str, RuleInfo],
                    errors: list[ToolError],
-                   subjects: Sequence[Manifest] | None = None) -> list[Finding]:
+                   subjects: Sequence[Manifest] | None = None,
+                   rego: RegoPhase | None = None) -> list[Finding]:
     """Python rules, Rego rules, tier labels and exception hygiene over a set of objects.
 
     Per-object rules judge only `subjects` (default: every object); estate-wide rules
-    always see the whole estate."""
+    always see the whole estate. `rego`: the Rego phase, if already started."""
     subjects = estate.manifests if subjects is None else subjects
-    findings = list(_python_findings(rules, estate, tiers, config, stamper, errors, subjects))
-    findings.extend(_rego_findings(rules, estate, tiers, config, stamper, errors, subjects))
-    findings.extend(_exception_findings(estate, known, stamper, stamper.today))
-    invalid = TIER_RULES["TIER001"]
-    if stamper.enabled(invalid):
-        findings.extend(stamper.stamp(invalid, violation, manifest)
-                        for manifest, violation in tier_label_violations(tiers))
-    return findings
+    rego = rego or RegoPhase(rules, estate, tiers, config, stamper, subjects)
+    try:
+        findings = list(_python_findings(rules, estate, tiers, config, stamper, errors,
+                                         subjects))
+        findings.extend(_exception_findings(estate, known, stamper, stamper.today))
+        invalid = TIER_RULES["TIER001"]
+        if stamper.enabled(invalid):
+            findings.extend(stamper.stamp(invalid, violation, manifest)
+                            for manifest, violation in tier_label_violations(tiers))
+    finally:
+        rego_findings = rego.findings(errors)
+    return findings + rego_findings
 
 
 def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
@@ -317,67 +329,93 @@ share of the objects: OPA's evaluation is what bounds the phase (this process sp
 ms per object on a worker's ~1 ms), and each worker's data load runs alongside the others."""
 
 
-def _rego_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
-                   stamper: Stamper, errors: list[ToolError],
-                   subjects: Sequence[Manifest]) -> list[Finding]:
-    policies = rules.rego
-    policies = dataclasses.replace(
-        policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
-        constraints=[c for c in policies.constraints if stamper.enabled(c.info)])
-    if not policies.rules and not policies.constraints:
-        return []
-    inventory = gatekeeper_inventory(estate.manifests)
-    data = _tier_data(estate, tiers)
-    namespaces = {name: m.obj for name, m in estate.namespaces.items()}
+SWITCH_INTERVAL = 0.0005
 
-    def evaluate(part: Sequence[Manifest]) -> tuple[list[Outcome], list[ToolError]]:
-        engine: RegoEngine
-        if config.opa_url:
-            from checker.rego.remote import RemoteEngine
 
-            engine = RemoteEngine(config.opa_url, timeout=config.rule_timeout)
-        else:
-            engine = WorkerEngine(default_timeout=config.rule_timeout)
-        checker = RegoChecker(engine, policies, timeout=config.rule_timeout)
-        outcomes: list[Outcome] = []
-        part_errors: list[ToolError] = []
+class RegoPhase:
+    """Rego rules evaluated in the background: OPA workers load and answer while this
+    process runs the schema stage and the Python rules (threads that mostly wait on their
+    worker's pipe). `findings` waits for them and stamps what they found."""
 
-        def matched() -> Iterator[tuple[Manifest, list[int]]]:
-            for manifest in part:
-                indexes, match_errors = _matching_constraints(policies.constraints, manifest,
-                                                              namespaces)
-                part_errors.extend(match_errors)
-                yield manifest, indexes
+    def __init__(self, rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
+                 stamper: Stamper, subjects: Sequence[Manifest]) -> None:
+        self._stamper = stamper
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future[tuple[list[Outcome], list[ToolError]]]] = []
+        policies = rules.rego
+        policies = dataclasses.replace(
+            policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
+            constraints=[c for c in policies.constraints if stamper.enabled(c.info)])
+        if not policies.rules and not policies.constraints:
+            return
+        inventory = gatekeeper_inventory(estate.manifests)
+        data = _tier_data(estate, tiers)
+        namespaces = {name: m.obj for name, m in estate.namespaces.items()}
+        workers = 1 if config.opa_url or len(subjects) < PARALLEL_REGO_OBJECTS else \
+            max(1, min(len(os.sched_getaffinity(0)), 4))
+        size = max(1, -(-len(subjects) // workers))
+        parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
+        self._pool = ThreadPoolExecutor(max_workers=len(parts),
+                                        thread_name_prefix="gitops-checker-rego")
+        self._futures = [self._pool.submit(_evaluate_rego, policies, config, inventory, data,
+                                           namespaces, part) for part in parts]
+        # A thread that waited on its worker gets the interpreter back within this, not the
+        # default 5 ms, while the main thread runs Python rules: answers stream in ~1 ms.
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
 
+    def findings(self, errors: list[ToolError]) -> list[Finding]:
+        """The stamped findings, in object order; errors of every worker added (a policy
+        error each worker reports is one error in the report)."""
+        findings: list[Finding] = []
         try:
-            part_errors.extend(checker.start(inventory, data))
-            for found, rule_errors in checker.check_many(matched()):
-                part_errors.extend(rule_errors)
-                outcomes.extend(found)
-        except RegoError as exc:
-            # The engine itself is unusable (an OPA server that cannot be reached): every
-            # Rego rule went unchecked, which must not look like a clean result.
-            part_errors.append(ToolError("policy", f"Rego rules not evaluated: {exc}"))
+            for future in self._futures:
+                outcomes, part_errors = future.result()
+                errors.extend(part_errors)
+                findings.extend(self._stamper.stamp(o.rule, o.violation, o.manifest,
+                                                    suppressed_by=o.suppressed_by)
+                                for o in outcomes)
         finally:
-            engine.close()
-        return outcomes, part_errors
+            if self._pool is not None:
+                self._pool.shutdown()
+                sys.setswitchinterval(self._interval)
+        return findings
 
-    workers = 1 if config.opa_url or len(subjects) < PARALLEL_REGO_OBJECTS else \
-        max(1, min(len(os.sched_getaffinity(0)), 4))
-    size = max(1, -(-len(subjects) // workers))
-    parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
-    if len(parts) == 1:
-        results = [evaluate(parts[0])]
+
+def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[str, Any],
+                   data: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
+                   part: Sequence[Manifest]) -> tuple[list[Outcome], list[ToolError]]:
+    """One OPA engine's share of the objects (a thread's work)."""
+    engine: RegoEngine
+    if config.opa_url:
+        from checker.rego.remote import RemoteEngine
+
+        engine = RemoteEngine(config.opa_url, timeout=config.rule_timeout)
     else:
-        # Threads that mostly wait on their worker's pipe; results kept in object order.
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            results = list(pool.map(evaluate, parts))
-    findings: list[Finding] = []
-    for outcomes, part_errors in results:
-        errors.extend(part_errors)  # a policy error every worker reports is one error
-        findings.extend(stamper.stamp(o.rule, o.violation, o.manifest,
-                                      suppressed_by=o.suppressed_by) for o in outcomes)
-    return findings
+        engine = WorkerEngine(default_timeout=config.rule_timeout)
+    checker = RegoChecker(engine, policies, timeout=config.rule_timeout)
+    outcomes: list[Outcome] = []
+    errors: list[ToolError] = []
+
+    def matched() -> Iterator[tuple[Manifest, list[int]]]:
+        for manifest in part:
+            indexes, match_errors = _matching_constraints(policies.constraints, manifest,
+                                                          namespaces)
+            errors.extend(match_errors)
+            yield manifest, indexes
+
+    try:
+        errors.extend(checker.start(inventory, data))
+        for found, rule_errors in checker.check_many(matched()):
+            errors.extend(rule_errors)
+            outcomes.extend(found)
+    except RegoError as exc:
+        # The engine itself is unusable (an OPA server that cannot be reached): every Rego
+        # rule went unchecked, which must not look like a clean result.
+        errors.append(ToolError("policy", f"Rego rules not evaluated: {exc}"))
+    finally:
+        engine.close()
+    return outcomes, errors
 
 
 def _tier_data(estate: Estate, tiers: TierResolver) -> dict[str, Any]:
