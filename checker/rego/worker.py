@@ -14,7 +14,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from checker.rego.engine import InProcessEngine, RegoError, RegoProblem, RegoTimeout
+from checker.rego.engine import (
+    InProcessEngine,
+    RegoError,
+    RegoProblem,
+    RegoTimeout,
+    data_json,
+)
 
 _CONTEXT = multiprocessing.get_context("spawn")
 
@@ -78,12 +84,13 @@ class WorkerEngine:
         self._process: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
         self._modules: Mapping[str, str] = {}
-        self._data: Mapping[str, Any] = {}
+        self._data = b""
         self._load_problems: list[RegoProblem] = []
         self.restarts = 0
 
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
-        self._modules, self._data = dict(modules), dict(data)
+        # Sent as JSON: pickled objects would be rebuilt in the worker before OPA copies them.
+        self._modules, self._data = dict(modules), data_json(data) if data else b""
         self._stop()
         self._load_problems = self._start()
         return self._load_problems
