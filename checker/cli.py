@@ -40,7 +40,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from checker.report import REPORTERS
-    from checker.schema import SUPPORTED_VERSIONS
+    from checker.versions import SUPPORTED_VERSIONS
 
     parser = _ArgumentParser(prog="gitops-checker",
                              description="Policy and schema checks for GitOps repositories.")

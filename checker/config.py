@@ -22,8 +22,9 @@ from checker.model import Severity
 from checker.parse import Document, parse_yaml
 from checker.render.stage import RenderSettings
 from checker.render.stage import settings_from as render_settings
-from checker.schema import DEFAULT_VERSION, SCHEMA_ROOT
+from checker.resources import SCHEMAS_DIR as SCHEMA_ROOT
 from checker.tiers import TierPolicy
+from checker.versions import DEFAULT_VERSION
 
 CONFIG_NAMES = (".gitops-checker.yaml", ".gitops-checker.yml")
 CONFIG_SCHEMA = SCHEMA_ROOT / "config.schema.json"

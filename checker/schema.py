@@ -23,12 +23,11 @@ from checker import crds, deprecations
 from checker.errors import ConfigError
 from checker.model import Manifest, RuleInfo, Severity, Violation
 from checker.resources import SCHEMAS_DIR
+from checker.versions import DEFAULT_VERSION, SUPPORTED_VERSIONS
 
 SCHEMA_ROOT = SCHEMAS_DIR
 CRD_SCHEMA_DIR = SCHEMA_ROOT / "crds"
 
-SUPPORTED_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
-DEFAULT_VERSION = SUPPORTED_VERSIONS[-1]
 MAX_ERRORS_PER_OBJECT = 25
 
 NOT_SERVED = "not-served"

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TextIO
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import ClassVar, Protocol, TextIO
 
 from checker.model import Report
-from checker.report import github, json_report, junit, markdown, sarif, text
 
 
 class Reporter(Protocol):
     def __call__(self, report: Report, out: TextIO, /) -> None: ...
 
 
-REPORTERS: dict[str, Reporter] = {
-    "text": text.write,
-    "json": json_report.write,
-    "sarif": sarif.write,
-    "junit": junit.write,
-    "github": github.write,
-    "markdown": markdown.write,
-}
+class _Reporters(Mapping[str, Reporter]):
+    """Format name → writer, each module imported when its format is asked for (the text
+    format alone pulls in rich: a pre-commit hook writing JSON need not load it)."""
+
+    _MODULES: ClassVar[dict[str, str]] = {"text": "text", "json": "json_report", "sarif": "sarif", "junit": "junit",
+                                          "github": "github", "markdown": "markdown"}
+
+    def __getitem__(self, name: str) -> Reporter:
+        module = importlib.import_module(f"checker.report.{self._MODULES[name]}")
+        writer: Reporter = module.write
+        return writer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._MODULES)
+
+    def __len__(self) -> int:
+        return len(self._MODULES)
+
+
+REPORTERS: Mapping[str, Reporter] = _Reporters()
 
 
 def reporter(name: str) -> Reporter:
