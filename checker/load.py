@@ -26,8 +26,8 @@ from checker.model import Location, Manifest, Resource, ToolError
 from checker.parse import (
     AmbiguousScalar,
     Document,
+    DocumentComposer,
     DocumentError,
-    compose_documents,
     parse_json,
     parse_yaml,
     pointer_exists,
@@ -245,7 +245,7 @@ class Locator:
     def __init__(self, result: LoadResult, *, cache_size: int = 64) -> None:
         self._sources = result.sources
         self._chunks = result.chunks
-        self._chunk_nodes: OrderedDict[tuple[str, int], list[Node]] = OrderedDict()
+        self._chunk_nodes: OrderedDict[tuple[str, int], DocumentComposer] = OrderedDict()
         self._cache_size = cache_size
 
     def position(self, manifest: Manifest, pointer: str, *,
@@ -279,20 +279,21 @@ class Locator:
         return manifest.location.path, line, column
 
     def _document_node(self, path: str, doc_index: int) -> Node | None:
-        """The composed document; every document of its part of the file is composed once."""
+        """The composed document; each document of its part of the file is composed at most
+        once, and only as far into the file as asked."""
         source = self._sources.get(path)
         chunk = self._chunks.get((path, doc_index))
         if source is None or chunk is None:
             return None
         char_offset, _, index = chunk
         cache_key = (path, char_offset)
-        nodes = self._chunk_nodes.get(cache_key)
-        if nodes is None:
-            nodes = compose_documents(source.text[char_offset:], is_json=source.is_json)
-            self._chunk_nodes[cache_key] = nodes
+        composer = self._chunk_nodes.get(cache_key)
+        if composer is None:
+            composer = DocumentComposer(source.text[char_offset:], is_json=source.is_json)
+            self._chunk_nodes[cache_key] = composer
             if len(self._chunk_nodes) > self._cache_size:
-                self._chunk_nodes.popitem(last=False)
+                self._chunk_nodes.popitem(last=False)[1].close()
         else:
             self._chunk_nodes.move_to_end(cache_key)
-        return nodes[index] if index < len(nodes) else None
+        return composer.node(index)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -686,27 +687,45 @@ def _json_duplicate_line(text: str, message: str) -> int | None:
     return text.count("\n", 0, positions[1]) + 1
 
 
+class DocumentComposer:
+    """Node trees (with marks) of the documents of a stream, composed in order as far as
+    asked: a finding in the first document of a file does not compose the rest."""
+
+    def __init__(self, text: str, *, is_json: bool = False) -> None:
+        if is_json:
+            # Same length, so marks stay right; JSON allows tabs where YAML does not, and
+            # surrogate escapes, which YAML refuses (only positions are wanted here).
+            text = _SURROGATE_ESCAPE.sub(r"\\ufffd", text.replace("\t", " "))
+        else:
+            # As parse_yaml read it (the same length and lines): the documents after one
+            # with a character YAML forbids are composed too.
+            text, _ = _blank_unreadable_documents(text)
+        self._loader: ComposeLoader | None = ComposeLoader(text)
+        self.nodes: list[Node] = []
+
+    def node(self, index: int) -> Node | None:
+        """Document `index`, or None past the last one (or the first that fails)."""
+        while len(self.nodes) <= index and self._loader is not None:
+            try:
+                if self._loader.check_node():
+                    self.nodes.append(self._loader.get_node())  # type: ignore[arg-type]
+                    continue
+            except (yaml.YAMLError, RecursionError):
+                pass
+            self.close()
+        return self.nodes[index] if index < len(self.nodes) else None
+
+    def close(self) -> None:
+        if self._loader is not None:
+            self._loader.dispose()
+            self._loader = None
+
+
 def compose_documents(text: str, *, is_json: bool = False) -> list[Node]:
     """Node trees (with marks) of the documents of a stream, up to the first that fails."""
-    if is_json:
-        # Same length, so marks stay right; JSON allows tabs where YAML does not, and
-        # surrogate escapes, which YAML refuses (only positions are wanted here).
-        text = _SURROGATE_ESCAPE.sub(r"\\ufffd", text.replace("\t", " "))
-    else:
-        # As parse_yaml read it (the same length and lines): the documents after one with a
-        # character YAML forbids are composed too.
-        text, _ = _blank_unreadable_documents(text)
-    loader = ComposeLoader(text)
-    nodes: list[Node] = []
-    try:
-        while loader.check_node():
-            nodes.append(loader.get_node())  # type: ignore[arg-type]
-    except (yaml.YAMLError, RecursionError):
-        pass
-    finally:
-        loader.dispose()
-    return nodes
-
+    composer = DocumentComposer(text, is_json=is_json)
+    composer.node(sys.maxsize)
+    return composer.nodes
 
 
 def pointer_tokens(pointer: str) -> list[str]:
