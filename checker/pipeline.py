@@ -9,6 +9,7 @@ import gc
 import hashlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class CheckRun:
     rules: RuleSet | None = None
     inputs: frozenset[Path] = frozenset()
     """The estate's files this run read (for the result cache; rules and config apart)."""
+    cacheable: bool = True
+    """False when the run read files `inputs` cannot list."""
 
 
 @dataclass(frozen=True)
@@ -164,20 +167,20 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
     rego = RegoPhase(rules, estate, tiers, config, stamper, subjects) if with_rules else None
     try:
         findings = list(_schema_findings(loaded, subjects, source, stamper, locator, errors))
+        not_rendered = RENDER_RULES["RND001"]
+        for item, partial in estate_load.not_rendered:
+            if config.render.strict and not partial:
+                errors.append(not_rendered_error(item))
+            elif stamper.enabled(not_rendered):
+                findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
+                                              path=item.path, line=item.line))
+        if rego is not None:
+            findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
+                                           subjects=subjects, rego=rego))
     except BaseException:
         if rego is not None:
-            rego.findings([])  # the workers are stopped before the error goes on
+            rego.cancel()  # the workers stop at their next object before the error goes on
         raise
-    not_rendered = RENDER_RULES["RND001"]
-    for item, partial in estate_load.not_rendered:
-        if config.render.strict and not partial:
-            errors.append(not_rendered_error(item))
-        elif stamper.enabled(not_rendered):
-            findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
-                                          path=item.path, line=item.line))
-    if with_rules:
-        findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
-                                       subjects=subjects, rego=rego))
     findings = stamper.located(findings)
     if focus is not None:
         findings = [f for f in findings if focus.holds(f)]
@@ -194,7 +197,8 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
     )
     crd_paths = {root / p for p in config.crds}
     return CheckRun(report, sorted(loaded.skipped, key=lambda s: s.display), loaded.manifests,
-                    rules, frozenset(estate_load.inputs | crd_paths))
+                    rules, frozenset(estate_load.inputs | crd_paths),
+                    estate_load.complete_inputs)
 
 
 def settle_findings(findings: list[Finding], *, config: Config,
@@ -304,9 +308,10 @@ def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
         if stamper.enabled(invalid):
             findings.extend(stamper.stamp(invalid, violation, manifest)
                             for manifest, violation in tier_label_violations(tiers))
-    finally:
-        rego_findings = rego.findings(errors)
-    return findings + rego_findings
+    except BaseException:
+        rego.cancel()
+        raise
+    return findings + rego.findings(errors)
 
 
 def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
@@ -340,6 +345,8 @@ class RegoPhase:
     def __init__(self, rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
                  stamper: Stamper, subjects: Sequence[Manifest]) -> None:
         self._stamper = stamper
+        self._stop = threading.Event()
+        self._interval = sys.getswitchinterval()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[tuple[list[Outcome], list[ToolError]]]] = []
         policies = rules.rego
@@ -352,17 +359,24 @@ class RegoPhase:
         data = _tier_data(estate, tiers)
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
         workers = 1 if config.opa_url or len(subjects) < PARALLEL_REGO_OBJECTS else \
-            max(1, min(len(os.sched_getaffinity(0)), 4))
+            max(1, min(_cores(), 4))
         size = max(1, -(-len(subjects) // workers))
         parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
         self._pool = ThreadPoolExecutor(max_workers=len(parts),
                                         thread_name_prefix="gitops-checker-rego")
         self._futures = [self._pool.submit(_evaluate_rego, policies, config, inventory, data,
-                                           namespaces, part) for part in parts]
+                                           namespaces, part, self._stop) for part in parts]
         # A thread that waited on its worker gets the interpreter back within this, not the
         # default 5 ms, while the main thread runs Python rules: answers stream in ~1 ms.
-        self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
+
+    def cancel(self) -> None:
+        """Stop asking (the run failed); waits for each worker's current objects."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        sys.setswitchinterval(self._interval)
 
     def findings(self, errors: list[ToolError]) -> list[Finding]:
         """The stamped findings, in object order; errors of every worker added (a policy
@@ -378,13 +392,20 @@ class RegoPhase:
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
-                sys.setswitchinterval(self._interval)
+                self._pool = None
+            sys.setswitchinterval(self._interval)
         return findings
+
+
+def _cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[str, Any],
                    data: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
-                   part: Sequence[Manifest]) -> tuple[list[Outcome], list[ToolError]]:
+                   part: Sequence[Manifest], stop: threading.Event
+                   ) -> tuple[list[Outcome], list[ToolError]]:
     """One OPA engine's share of the objects (a thread's work)."""
     engine: RegoEngine
     if config.opa_url:
@@ -399,6 +420,8 @@ def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[st
 
     def matched() -> Iterator[tuple[Manifest, list[int]]]:
         for manifest in part:
+            if stop.is_set():
+                return
             indexes, match_errors = _matching_constraints(policies.constraints, manifest,
                                                           namespaces)
             errors.extend(match_errors)

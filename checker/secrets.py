@@ -141,27 +141,30 @@ class Redactor:
         return text
 
     def _mask_long(self, text: str) -> str:
-        """Every distinctive value masked, the longest one at each position first."""
-        parts: list[str] = []
-        start = position = 0
-        end = len(text) - DISTINCTIVE_LENGTH + 1
+        """Every distinctive value masked: each position is looked up by its first
+        characters, and overlapping or adjacent matches are masked as one stretch (a
+        value that starts inside another is never left half shown)."""
+        spans: list[list[int]] = []
         by_prefix = self._by_prefix
-        while position < end:
+        for position in range(len(text) - DISTINCTIVE_LENGTH + 1):
             candidates = by_prefix.get(text[position:position + _PREFIX])
-            if candidates is not None:
-                for value in candidates:
-                    if text.startswith(value, position):
-                        parts.append(text[start:position])
-                        parts.append(MASK)
-                        position += len(value)
-                        start = position
-                        break
-                else:
-                    position += 1
+            if candidates is None:
                 continue
-            position += 1
-        if not parts:
+            for value in candidates:  # longest first
+                if text.startswith(value, position):
+                    end = position + len(value)
+                    if spans and position <= spans[-1][1]:
+                        spans[-1][1] = max(spans[-1][1], end)
+                    else:
+                        spans.append([position, end])
+                    break
+        if not spans:
             return text
+        parts: list[str] = []
+        start = 0
+        for first, end in spans:
+            parts.extend((text[start:first], MASK))
+            start = end
         parts.append(text[start:])
         return "".join(parts)
 

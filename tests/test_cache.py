@@ -158,3 +158,78 @@ def test_concurrent_runs_agree(estate: Path, tmp_path: Path) -> None:
         assert _findings(json.loads(output)) == expected
     assert len(list(Path(os.environ[CACHE_DIR_ENV]).glob("*.pickle"))) == 1
     assert not list(Path(os.environ[CACHE_DIR_ENV]).glob(".tmp-*"))
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+DEPLOYMENT = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\n"
+              "spec:\n  replica: 2\n  selector: {matchLabels: {app: web}}\n  template:\n"
+              "    metadata: {labels: {app: web}}\n"
+              "    spec: {containers: [{name: web, image: 'web:1'}]}\n")
+
+
+def test_an_app_building_a_directory_nobody_scanned_is_checked_every_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What kubectl reads for it is not known: the run is not kept."""
+    runs = Counted(monkeypatch)
+    _write(tmp_path, {
+        ".gitops-checker.yaml": "render:\n  repo_urls: ['https://git.example.com/estate.git']\n",
+        "apps/app.yaml": (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+            "metadata: {name: platform, namespace: argocd}\nspec:\n  project: default\n"
+            "  source: {repoURL: 'https://git.example.com/estate.git', path: platform, "
+            "targetRevision: HEAD}\n"
+            "  destination: {server: 'https://kubernetes.default.svc', namespace: a}\n"),
+        "platform/kustomization.yaml": "resources: [deploy.yaml]\n",
+        "platform/deploy.yaml": DEPLOYMENT})
+    for attempt in range(2):
+        code = main(["check", str(tmp_path / "apps"), "--root", str(tmp_path), "--no-progress",
+                     "--format", f"json={tmp_path / f'{attempt}.json'}"])
+        report = json.loads((tmp_path / f"{attempt}.json").read_text())
+        assert code == 1 and ("SCH002", "platform/deploy.yaml") in {
+            (f["rule_id"], f["location"]["path"]) for f in report["findings"]}
+    assert runs.calls == 2
+
+
+def test_kept_builds_are_shown_relative_to_each_run_s_root(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+        "base/deploy.yaml": DEPLOYMENT,
+        "env/prod/kustomization.yaml": "namePrefix: prod-\nresources: [../../base]\n"})
+    _check(tmp_path, tmp_path / "1.json")
+
+    def second(*extra: str) -> list[tuple[str, str, int]]:
+        main(["check", str(tmp_path / "env/prod"), "--root", str(tmp_path / "env"),
+              "--no-progress", "--format", f"json={tmp_path / '2.json'}", *extra])
+        return _findings(json.loads((tmp_path / "2.json").read_text()))
+
+    assert second() == second("--no-cache")
+
+
+@pytest.mark.parametrize("change", ["plug-in configuration", "new kustomization"])
+def test_files_kustomize_reads_beyond_resources_invalidate(tmp_path: Path, change: str
+                                                           ) -> None:
+    files = {"app/deploy.yaml": DEPLOYMENT, "app/other.yaml": DEPLOYMENT.replace("web", "two")}
+    if change == "plug-in configuration":
+        files |= {
+            "app/kustomization.yaml": "resources: [deploy.yaml, other.yaml]\n"
+                                      "transformers: [config/prefix.yaml]\n",
+            "app/config/prefix.yaml": "apiVersion: builtin\nkind: PrefixSuffixTransformer\n"
+                                      "metadata: {name: p}\nprefix: one-\n"
+                                      "fieldSpecs: [{path: metadata/name}]\n"}
+    _write(tmp_path, files)
+    _, before = _check(tmp_path, tmp_path / "1.json")
+    if change == "plug-in configuration":
+        _write(tmp_path, {"app/config/prefix.yaml": (tmp_path / "app/config/prefix.yaml")
+                          .read_text().replace("one-", "two-")})
+    else:
+        _write(tmp_path, {"app/Kustomization": "resources: [deploy.yaml]\n"})
+    _, cached = _check(tmp_path, tmp_path / "2.json")
+    _, fresh = _check(tmp_path, tmp_path / "3.json", "--no-cache")
+    assert _findings(cached) == _findings(fresh)
+    names = {f["resource"]["name"] for f in cached["findings"]}
+    assert names != {f["resource"]["name"] for f in before["findings"]}

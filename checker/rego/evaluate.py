@@ -148,11 +148,18 @@ class RegoChecker:
         answers: dict[int, list[dict[str, Any]] | RegoError] = {}
         if plain:
             shown = [masked(batch[p][0].obj) for p in plain]
-            for position, answer in zip(plain, each(self._plain_query, shown, self.timeout),
-                                        strict=True):
-                if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
-                    raise answer
-                answers[position] = answer
+            stream = each(self._plain_query, shown, self.timeout)
+            try:
+                for position, answer in zip(plain, stream, strict=False):
+                    if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
+                        raise answer
+                    answers[position] = answer
+                    if isinstance(answer, RegoTimeout):
+                        # Find the rule at fault (and switch it off) before asking the rest
+                        # of the batch, which `_check` then asks one by one.
+                        break
+            finally:
+                stream.close()
         for position, (manifest, indexes) in enumerate(batch):
             yield self._check(manifest, indexes, answers.get(position))
 

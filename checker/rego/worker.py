@@ -62,11 +62,14 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
             elif op == "query_each":
                 # One answer per input, sent as soon as it is known: the parent reads them
                 # while the next are evaluated.
-                for item in request[2]:
+                for item in request[2]:  # one answer per input, whatever happens
                     try:
                         conn.send(("ok", engine.query(request[1], item)))
                     except RegoError as exc:
                         conn.send(("error", (exc.kind, exc.problems)))
+                    except Exception as exc:  # noqa: BLE001 - the parent must hear about it
+                        conn.send(("error", ("internal", [RegoProblem(
+                            f"the OPA engine failed: {type(exc).__name__}")])))
             else:
                 return
         except RegoError as exc:

@@ -222,10 +222,9 @@ def _read(directory: Path, file: Path, display: Any,
         # bypasses the dead-end proxy of the sandbox.
         entries.append(openapi["path"])
     for key in ("generators", "transformers", "validators"):
-        # Plugin configurations: local ones are left as they are; remote ones never fetched.
-        kustomization.remote.extend(
-            _display_url(v) for v in _list(data.get(key))
-            if isinstance(v, str) and "\n" not in v and (_REMOTE.search(v) or "://" in v))
+        # Plugin configurations: files (or kustomization directories) named here are read
+        # like resources (inside the repository only); inline ones hold no path.
+        entries.extend(v for v in _list(data.get(key)) if isinstance(v, str) and "\n" not in v)
     for key in ("patches", "patchesJson6902", "replacements"):
         for item in _list(data.get(key)):
             if isinstance(item, dict) and isinstance(item.get("path"), str):

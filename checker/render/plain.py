@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from checker.parse import Document, DocumentError, parse_yaml
+from checker.parse import STR, Document, DocumentError, parse_yaml, resolve_plain
 from checker.render import Rendered, RenderOrigin
 
 _ALLOWED_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources"})
@@ -77,6 +77,7 @@ def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: P
     if settings is None:
         return None
     namespace, labels = settings
+    labelled = bool(data.get("labels"))  # recorded even for an entry with no pairs
     objects: list[tuple[dict[str, Any], str]] = []
     for file in resource_files:
         read = _objects(file, parsed(file) if parsed is not None else None)
@@ -90,7 +91,7 @@ def render_plain(directory: Path, data: Mapping[str, Any], kustomization_file: P
         return None
     shown = display(kustomization_file)
     applied = ((f"NamespaceTransformer in {shown}",) if namespace is not None else ()) + \
-        ((f"LabelTransformer in {shown}",) if labels else ())
+        ((f"LabelTransformer in {shown}",) if labelled else ())
     rendered = []
     for obj, source in objects:
         metadata = dict(obj["metadata"])
@@ -154,11 +155,13 @@ def _objects(file: Path, entries: Sequence[Document | DocumentError] | None
             return None
     found = []
     for entry in entries:
-        if not isinstance(entry, Document) or entry.ambiguous:
-            return None  # unreadable, or a value whose reading kubectl should settle
+        if not isinstance(entry, Document) or entry.ambiguous or entry.plain_dates:
+            return None  # unreadable, or a value Kustomize reads otherwise: kubectl settles
         obj = entry.data
         if obj is None:
             continue
+        if not _read_alike(obj):
+            return None
         if isinstance(obj, dict) and obj.get("apiVersion") == "v1" and \
                 obj.get("kind") == "List" and set(obj) <= {"apiVersion", "kind", "items",
                                                            "metadata"}:
@@ -174,6 +177,18 @@ def _objects(file: Path, entries: Sequence[Document | DocumentError] | None
     return found
 
 
+def _read_alike(value: Any) -> bool:
+    """No key that may not have been a string: Kustomize refuses `1:` or `true:`, which
+    the loader made strings (a quoted `"1":` is declined too, the quotes being gone here).
+    Unquoted dates are flagged by the parser (`Document.plain_dates`)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and resolve_plain(k) == STR and _read_alike(v)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return all(_read_alike(item) for item in value)
+    return True
+
+
 def _plain_object(obj: Mapping[str, Any]) -> bool:
     api_version, kind, metadata = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
     if not isinstance(api_version, str) or not isinstance(kind, str) or \
@@ -184,8 +199,8 @@ def _plain_object(obj: Mapping[str, Any]) -> bool:
             kind.endswith("List"):
         return False
     for field in ("labels", "annotations"):
-        value = metadata.get(field)
-        if value is not None and not (isinstance(value, dict) and all(
+        value = metadata.get(field, {})  # present but null: Kustomize drops the key
+        if not (isinstance(value, dict) and all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
             return False
     namespace = metadata.get("namespace")
@@ -214,6 +229,7 @@ def _renders_alike(objects: Sequence[tuple[dict[str, Any], str]],
                    namespace: str | None) -> bool:
     """No object Kustomize would render differently from metadata alone, and no clash."""
     seen = set()
+    namespaces: dict[tuple[str, str], set[str | None]] = {}
     for obj, _ in objects:
         if obj["kind"] in _BINDINGS:
             subjects = obj.get("subjects") or []
@@ -223,13 +239,22 @@ def _renders_alike(objects: Sequence[tuple[dict[str, Any], str]],
             if not all(isinstance(s.get("name", ""), str) and
                        isinstance(s.get("namespace", ""), str) for s in subjects):
                 return False
+            # Kustomize moves every subject named `default` (of any kind) into the
+            # namespace, and keeps an empty namespace: left to kubectl.
+            if namespace is not None and any(
+                    s.get("name") == "default" or s.get("namespace") == "" for s in subjects):
+                return False
         object_namespace = None if _cluster_scoped(obj) else \
-            (namespace or obj["metadata"].get("namespace") or None)
+            (namespace or obj["metadata"].get("namespace") or "default")
         identity = (obj["apiVersion"], obj["kind"], object_namespace, obj["metadata"]["name"])
         if identity in seen:
             return False
         seen.add(identity)
-    return True
+        namespaces.setdefault((obj["apiVersion"], obj["kind"]), set()).add(
+            obj["metadata"].get("namespace"))
+    # Without a `namespace:`, objects of one kind in several namespaces are ordered by a
+    # rule not reproduced here.
+    return namespace is not None or all(len(found) == 1 for found in namespaces.values())
 
 
 def _accounts(objects: Sequence[tuple[dict[str, Any], str]]) -> dict[str, str] | None:

@@ -56,6 +56,8 @@ class EstateLoad:
     setting it has, e.g. Flux postBuild substitutions): partial ones are never errors, since
     the objects were checked."""
     inputs: set[Path] = field(default_factory=set)
+    complete_inputs: bool = True
+    """False when a renderer read files that are not all in `inputs` (not cacheable)."""
     """Every file the load read or handed to a renderer (for the result cache): the files
     found, what kustomizations name, every file beside a kustomization (local plug-in
     configurations), and the charts' files."""
@@ -103,6 +105,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
                                      "(never deployed)") for p in unlisted)
     result = EstateLoad(loaded)
     result.inputs.update(c.path for c in candidates if c.path is not None)
+    # A kustomization appearing where there was none changes what is deployed.
+    result.inputs.update(d / name for d in directories for name in kustomize.KUSTOMIZATION_NAMES)
     result.inputs.update(tree.consumed_files())
     for directory, kustomization in tree.kustomizations.items():
         result.inputs.update(kustomization.patch_files)
@@ -118,6 +122,9 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     result.not_rendered.extend((p, p.reason.split(": ", 1)[0] in rendered_apps)
                                for p in app_problems)
     deployed = {(root / i.path).resolve() for i in instructions}
+    if any(i.kind == "kustomize" and (root / i.path).resolve() not in tree.kustomizations
+           for i in instructions):
+        result.complete_inputs = False  # an app builds a directory nobody scanned
     builds = _build_overlays(
         [((root / i.path).resolve(), i.app, i.namespace) for i in instructions
          if i.kind == "kustomize"]
@@ -175,9 +182,9 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
               if not tree.remote_of(job[0]) and not tree.outside_of(job[0])]
     results: dict[_Build, tuple[list[Rendered], list[NotRendered]]] = {}
     for job in wanted:
-        kustomization = tree.kustomizations[job[0]]
-        if kustomization.local_dirs or kustomization.is_component:
-            continue
+        kustomization = tree.kustomizations.get(job[0])
+        if kustomization is None or kustomization.local_dirs or kustomization.is_component:
+            continue  # (an app's directory outside what was scanned: kubectl builds it)
         rendered = render_plain(job[0], kustomization.data, kustomization.file,
                                 kustomization.local_files, display,
                                 RenderOrigin("kustomize", display(job[0]), job[1], job[2]),
@@ -187,8 +194,10 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
     built = [job for job in wanted if job not in results]
     keys: dict[Path, str] = {}
     if cache is not None and built:
-        tool = _signature(kustomize.kubectl_path())
+        tool = f"{_signature(kustomize.kubectl_path())}\0{root.resolve()}"  # paths shown
         for job in built:
+            if job[0] not in tree.kustomizations:
+                continue  # what it reads is not known here: built every time
             keys.setdefault(job[0], cache.key(_build_inputs(tree, job[0]), tool))
             stored = cache.get(keys[job[0]])
             if isinstance(stored, list):
@@ -204,6 +213,8 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
         results.update({job: future.result() for job, future in futures.items()})
     if cache is not None:
         for job in built:
+            if job[0] not in keys:
+                continue
             rendered, problems = results[job]
             # A failed build is tried again next time; one holding secret values (a Secret,
             # a password in an env literal) is never written to disk by the checker.

@@ -3,6 +3,7 @@ its own timeout and failure, in order, and never mixed up with a later query's a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +63,33 @@ def test_leaving_a_stream_early_never_mixes_answers(engine: WorkerEngine) -> Non
     assert next(stream) == [{"x": 0}]
     stream.close()
     assert engine.query("x := data.t.doubled", {"n": 21}) == [{"x": 42}]
+
+
+def test_a_rule_slow_on_every_object_times_out_once(tmp_path: Path) -> None:
+    """Objects asked together: the first timeout switches the rule off for the rest of
+    the batch too (not one timeout, and one worker restart, per object)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "rego"
+    shutil.copytree(fixtures / "slow", tmp_path / "slow")
+    estate = tmp_path / "estate"
+    estate.mkdir()
+    (estate / "deployments.yaml").write_text("".join(
+        f"---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d{i}, namespace: a}}\n"
+        "spec:\n  selector: {matchLabels: {app: x}}\n  template:\n"
+        "    metadata: {labels: {app: x}}\n    spec: {containers: [{name: c, image: 'x:1'}]}\n"
+        for i in range(6)) + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
+                             "spec: {ports: [{port: 80}]}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "checker", "check", "estate", "--policy", "slow",
+         "--rule-timeout", "1", "--no-bundled-packs", "--format", "json", "--no-progress",
+         "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        check=False)
+    report = json.loads(done.stdout)
+    timeouts = [e for e in report["errors"] if "SLOW001" in e["message"]]
+    assert len(timeouts) == 1, timeouts
+    assert [f["resource"]["name"] for f in report["findings"]
+            if f["rule_id"] == "QUICK001"] == ["s"]

@@ -183,8 +183,26 @@ def test_kustomize_quirks_are_rendered_alike(tmp_path: Path) -> None:
     (PLAIN, ("apiVersion: admissionregistration.k8s.io/v1\n"
             "kind: ValidatingAdmissionPolicy\nmetadata: {name: p}\n")),
     (PLAIN, "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: c-}\n"),
+    (PLAIN, ("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+            "metadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, "
+            "name: r}\nsubjects: [{kind: User, name: default}]\n")),
+    (PLAIN, ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s}\n---\n"
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+            "metadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, "
+            "name: r}\nsubjects: [{kind: ServiceAccount, name: s, namespace: ''}]\n")),
+    (PLAIN, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: null}\n"),
+    ("resources: [objects.yaml]\n",
+     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\n")),
+    ("resources: [objects.yaml]\n",
+     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: zed}\n---\n"
+     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")),
+    (PLAIN, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {d: 2001-12-14}\n"),
+    (PLAIN, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {1: x}\n"),
 ], ids=["namespace-object", "include-selectors", "common-labels", "list", "duplicate",
-        "yaml11-scalar", "two-accounts-one-name", "kind-of-unknown-scope", "generate-name"])
+        "yaml11-scalar", "two-accounts-one-name", "kind-of-unknown-scope", "generate-name",
+        "subject-named-default", "subject-empty-namespace", "null-annotations",
+        "default-namespace-twice", "namespaces-to-order", "date", "number-key"])
 def test_other_shapes_are_left_to_kubectl(tmp_path: Path, kustomization: str,
                                           resources: str) -> None:
     directory = _overlay(tmp_path, kustomization, resources)
@@ -197,3 +215,11 @@ def test_other_shapes_are_left_to_kubectl(tmp_path: Path, kustomization: str,
     entry = tree.kustomizations[directory.resolve()]
     assert render_plain(directory.resolve(), entry.data, entry.file, entry.local_files,
                         display, RenderOrigin("kustomize", "app")) is None
+
+
+def test_labels_without_pairs_are_recorded_alike(tmp_path: Path) -> None:
+    fast, built = _render_both(_overlay(
+        tmp_path, "labels: [{pairs: {}}]\nresources: [objects.yaml]\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"))
+    assert fast is not None
+    assert _shown(fast) == _shown(built)

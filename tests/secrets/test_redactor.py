@@ -22,3 +22,12 @@ REDACTOR = Redactor(["odoo", "ledger", "averyveryLongSecret1"])
 ])
 def test_where_values_are_masked(text: str, expected: str) -> None:
     assert REDACTOR.text(text) == expected
+
+
+def test_overlapping_values_are_masked_whole() -> None:
+    """A value that starts inside another (or right where it ends) is never half shown."""
+    redactor = Redactor(["AAAAAAAAAAAAB", "BCDEFGHIJKLMNOP-real-secret"])
+    assert redactor.text("AAAAAAAAAAAABCDEFGHIJKLMNOP-real-secret") == "<redacted>"
+    assert redactor.text("k=AAAAAAAAAAAAB,BCDEFGHIJKLMNOP-real-secret.") == \
+        "k=<redacted>,<redacted>."
+    assert "real-secret" not in redactor.text("xBCDEFGHIJKLMNOP-real-secretAAAAAAAAAAAAB")
