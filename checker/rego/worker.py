@@ -136,7 +136,8 @@ class WorkerEngine:
                         break
                     yield answer
             except GeneratorExit:
-                self._stop()  # answers still coming would be read as another query's
+                if answered < len(pending):
+                    self._stop()  # answers still coming would be read as another query's
                 raise
             pending = pending[answered:]
 

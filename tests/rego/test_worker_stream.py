@@ -58,6 +58,17 @@ def test_a_runaway_input_times_out_alone(engine: WorkerEngine) -> None:
     assert engine.restarts == 1  # the worker was replaced once, for the rest
 
 
+def test_a_stream_read_to_its_last_answer_keeps_the_worker(engine: WorkerEngine) -> None:
+    """Closing a stream whose every answer was read (as `zip` leaves it) must not stop
+    the worker: restarting means loading the data again, for every batch."""
+    process = engine._process
+    stream = engine.query_each("x := data.t.doubled", [{"n": n} for n in range(3)])
+    assert [next(stream) for _ in range(3)] == [[{"x": 0}], [{"x": 2}], [{"x": 4}]]
+    stream.close()
+    assert engine.query("x := data.t.doubled", {"n": 5}) == [{"x": 10}]
+    assert engine._process is process and engine.restarts == 0
+
+
 def test_leaving_a_stream_early_never_mixes_answers(engine: WorkerEngine) -> None:
     stream = engine.query_each("x := data.t.doubled", [{"n": n} for n in range(200)])
     assert next(stream) == [{"x": 0}]
