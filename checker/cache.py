@@ -116,16 +116,7 @@ class ResultCache:
         digests = {str(path): file_digest(path) for path in files}
         _write_atomically(self.directory / f"{key}.pickle",
                           _Entry(_FORMAT, tuple(candidates), digests, report))
-        self._prune()
-
-    def _prune(self) -> None:
-        try:
-            entries = sorted(self.directory.glob("*.pickle"),
-                             key=lambda p: p.stat().st_mtime, reverse=True)
-            for stale in entries[ENTRY_LIMIT:]:
-                stale.unlink(missing_ok=True)
-        except OSError:
-            pass
+        _prune(self.directory, ENTRY_LIMIT)
 
 
 class RenderCache:
@@ -167,13 +158,18 @@ class RenderCache:
         _write_atomically(self.directory / f"{key}.pickle", value)
 
     def prune(self, limit: int = 4096) -> None:
-        try:
-            entries = sorted(self.directory.glob("*.pickle"),
-                             key=lambda p: p.stat().st_mtime, reverse=True)
-            for stale in entries[limit:]:
-                stale.unlink(missing_ok=True)
-        except OSError:
-            pass
+        _prune(self.directory, limit)
+
+
+def _prune(directory: Path, limit: int) -> None:
+    """The newest `limit` entries kept (a hit refreshes an entry's time)."""
+    try:
+        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime,
+                         reverse=True)
+        for stale in entries[limit:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _write_atomically(target: Path, value: object) -> None:
@@ -205,7 +201,7 @@ def run_key(*, paths: Sequence[str], root: Path, config: object,
 
     parts: list[object] = [
         _FORMAT, __version__, sys.version, _tool_signature(),
-        _binary_signature(kubectl_path()), _distribution("helm-python-sdk"),
+        binary_signature(kubectl_path()), _distribution("helm-python-sdk"),
         [str(Path(p).resolve()) if p != "-" else p for p in paths], str(root.resolve()),
         repr(config), with_rules, repr(focus), today.isoformat(),
         [(str(p.resolve()), _tree_digest(p)) for p in [*policy_dirs, *config_dirs]],
@@ -280,7 +276,8 @@ def _tool_signature() -> str:
     return digest.hexdigest()
 
 
-def _binary_signature(path: str | None) -> str | None:
+def binary_signature(path: str | None) -> str | None:
+    """A program's identity: its path, size and modification time."""
     if path is None:
         return None
     try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.cache import RenderCache
+from checker.cache import RenderCache, binary_signature
 from checker.discover import Candidate, Skipped, relative_display, repository_top
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
@@ -194,7 +194,7 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
     built = [job for job in wanted if job not in results]
     keys: dict[Path, str] = {}
     if cache is not None and built:
-        tool = f"{_signature(kustomize.kubectl_path())}\0{root.resolve()}"  # paths shown
+        tool = f"{binary_signature(kustomize.kubectl_path())}\0{root.resolve()}"  # paths shown
         for job in built:
             if job[0] not in tree.kustomizations:
                 continue  # what it reads is not known here: built every time
@@ -236,16 +236,6 @@ def _build_inputs(tree: kustomize.KustomizeTree, directory: Path) -> list[Path]:
         files.extend(kustomization.patch_files)
         files.extend(_files_in(kustomization.directory, recursive=False))
     return files
-
-
-def _signature(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: EstateLoad,
