@@ -324,7 +324,7 @@ def _check(args: argparse.Namespace) -> int:
 def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any) -> Report:
     """The check's report: an earlier run's when nothing it read has changed, else a new
     one (kept for the next run when every object could be checked)."""
-    from checker.cache import ResultCache, run_key
+    from checker.cache import RenderCache, ResultCache, run_key
     from checker.discover import discover
 
     today = dt.date.today()
@@ -341,7 +341,6 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
         cached = cache.get(key, listing)
         if cached is not None:
             return cached
-    from checker.cache import RenderCache
     from checker.pipeline import run_check
 
     started_ns = time.time_ns()

@@ -56,11 +56,11 @@ class EstateLoad:
     setting it has, e.g. Flux postBuild substitutions): partial ones are never errors, since
     the objects were checked."""
     inputs: set[Path] = field(default_factory=set)
-    complete_inputs: bool = True
-    """False when a renderer read files that are not all in `inputs` (not cacheable)."""
     """Every file the load read or handed to a renderer (for the result cache): the files
     found, what kustomizations name, every file beside a kustomization (local plug-in
     configurations), and the charts' files."""
+    complete_inputs: bool = True
+    """False when a renderer read files that are not all in `inputs` (not cacheable)."""
 
 
 def load_estate(candidates: Sequence[Candidate], *, root: Path,
