@@ -340,6 +340,9 @@ class RegoPhase:
             constraints=[c for c in policies.constraints if stamper.enabled(c.info)])
         if not policies.rules and not policies.constraints:
             return
+        # Objects no rule is asked about (by the kinds rules declare) never cross into OPA;
+        # one worker still starts with none, to report policies that do not compile.
+        subjects = [m for m in subjects if policies.may_apply(m.obj)]
         inventory = gatekeeper_inventory(estate.manifests)
         data = _tier_data(estate, tiers)
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}

@@ -17,6 +17,7 @@ from checker.mappings import merge_over
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
 from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
 from checker.rego.gatekeeper import Constraint, review
+from checker.rego.match import kinds_match
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
 from checker.secrets import masked
 from checker.tiers import TIERS
@@ -56,6 +57,19 @@ class RegoPolicies:
     def infos(self) -> list[RuleInfo]:
         return [r.info for r in self.rules] + [c.info for c in self.constraints]
 
+    def may_apply(self, obj: Mapping[str, Any]) -> bool:
+        """Could a rule or constraint be asked about `obj`? False only when the kinds of
+        every rule and constraint leave it out: the engine need not see it at all."""
+        if any(kinds_match(rule.kinds, obj) for rule in self.rules):
+            return True
+        for constraint in self.constraints:
+            try:
+                if kinds_match(constraint.match.get("kinds"), obj):
+                    return True
+            except (AttributeError, TypeError):  # malformed: matching reports it
+                return True
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
@@ -80,7 +94,7 @@ class RegoChecker:
         self._query = "x := 1"
         self._plain_query = ""
         self._plain_keys: set[str] = set()
-        self._plain_size = 0
+        self._by_kind: dict[tuple[str, str], list[_Entry]] = {}
 
     def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any]
               ) -> list[ToolError]:
@@ -123,7 +137,7 @@ class RegoChecker:
         plain = [*self._rules, *self._exceptions]
         self._plain_query = "; ".join(f"{e.key} := [x | x := {e.ref}]" for e in plain)
         self._plain_keys = {e.key for e in plain}
-        self._plain_size = len(plain)
+        self._by_kind.clear()
         return errors
 
     def check_many(self, items: Iterable[tuple[Manifest, Sequence[int]]], *,
@@ -143,8 +157,8 @@ class RegoChecker:
 
     def _check_batch(self, batch: Sequence[tuple[Manifest, Sequence[int]]], each: Any
                      ) -> Iterator[tuple[list[Outcome], list[ToolError]]]:
-        plain = [position for position, (_, indexes) in enumerate(batch)
-                 if each is not None and self._plain_usable(self._entries(indexes))]
+        plain = [position for position, (manifest, indexes) in enumerate(batch)
+                 if each is not None and self._plain_usable(self._entries(manifest, indexes))]
         answers: dict[int, list[dict[str, Any]] | RegoError] = {}
         if plain:
             shown = [masked(batch[p][0].obj) for p in plain]
@@ -163,13 +177,27 @@ class RegoChecker:
         for position, (manifest, indexes) in enumerate(batch):
             yield self._check(manifest, indexes, answers.get(position))
 
-    def _entries(self, constraint_indexes: Sequence[int]) -> list[_Entry]:
-        entries = [e for e in self._rules if e.rule.id not in self._broken]
+    def _entries(self, manifest: Manifest, constraint_indexes: Sequence[int]) -> list[_Entry]:
+        """What `manifest` is asked: the conftest rules whose kinds it is (and that are not
+        switched off), its constraints, and the exception rules if anything is asked."""
+        entries = [e for e in self._rules_for(manifest.obj) if e.rule.id not in self._broken]
         entries += [self._constraints[i] for i in constraint_indexes if i in self._constraints
                     and self._constraints[i].rule.id not in self._broken]
         if entries:
             entries += [e for e in self._exceptions if e.ref not in self._broken]
         return entries
+
+    def _rules_for(self, obj: Mapping[str, Any]) -> list[_Entry]:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        key = (api_version, kind) if isinstance(api_version, str) and isinstance(kind, str) \
+            else None
+        found = self._by_kind.get(key) if key is not None else None
+        if found is None:
+            found = [e for e in self._rules
+                     if e.conftest is None or kinds_match(e.conftest.kinds, obj)]
+            if key is not None:
+                self._by_kind[key] = found
+        return found
 
     def check(self, manifest: Manifest, constraint_indexes: Sequence[int]
               ) -> tuple[list[Outcome], list[ToolError]]:
@@ -180,7 +208,7 @@ class RegoChecker:
                ) -> tuple[list[Outcome], list[ToolError]]:
         """`plain_answer`: the plain query's answer for the object, already asked (or its
         failure); used only if the plain query still serves the object."""
-        entries = self._entries(constraint_indexes)
+        entries = self._entries(manifest, constraint_indexes)
         if not entries:
             return [], []
         # Policies never see Secret values; `review` is rebuilt around the object in Rego,
@@ -232,9 +260,12 @@ class RegoChecker:
 
     def _plain_usable(self, entries: Sequence[_Entry]) -> bool:
         """The plain query holds every conftest rule and exception: usable when this object
-        needs exactly those (no constraint matches, no rule has been switched off)."""
-        return bool(self._plain_query) and len(entries) == self._plain_size and all(
-            e.constraint is None for e in entries)
+        is asked some of those only (no constraint matches) and none has been switched off
+        (the answers of rules not asked about it are dropped)."""
+        return bool(entries) and bool(self._plain_query) and all(
+            e.constraint is None for e in entries) and not any(
+            (e.ref if e.rule is _EXCEPTION_INFO else e.rule.id) in self._broken
+            for e in (*self._rules, *self._exceptions))
 
     def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
         return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +117,7 @@ def constraint_matches(match: Mapping[str, Any] | None, obj: Mapping[str, Any],
         raise MatchError("; ".join(map(str, fatal)))
     target = _Target.of(obj, cluster_scoped)
     return (
-        _kinds_match(match.get("kinds"), target)
+        _kinds_match(match.get("kinds"), target.group, target.kind)
         and _scope_match(match.get("scope"), target)
         and _namespaces_match(match.get("namespaces"), target)
         and _excluded_namespaces_match(match.get("excludedNamespaces"), target)
@@ -182,14 +182,22 @@ def _label_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _kinds_match(kinds: list[Mapping[str, Any]] | None, target: _Target) -> bool:
+def kinds_match(kinds: Sequence[Mapping[str, Any]] | None, obj: Mapping[str, Any]) -> bool:
+    """Is `obj` (by API group and kind) one of `kinds`, a list in `match.kinds`' shape?
+    An empty or missing list matches every object."""
+    api_version = obj.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    return _kinds_match(kinds, group, _str(obj.get("kind")))
+
+
+def _kinds_match(kinds: Sequence[Mapping[str, Any]] | None, group: str, kind: str) -> bool:
     if not kinds:
         return True
     for entry in kinds:
         names = entry.get("kinds") or []
         groups = entry.get("apiGroups") or []
-        if (not names or "*" in names or target.kind in names) and (
-                not groups or "*" in groups or target.group in groups):
+        if (not names or "*" in names or kind in names) and (
+                not groups or "*" in groups or group in groups):
             return True
     return False
 
@@ -330,14 +338,22 @@ def _problems(match: Any) -> list[_Problem]:
     return out
 
 
-def _check_kinds(kinds: Any, out: list[_Problem]) -> None:
+def validate_kinds(kinds: Any, where: str) -> list[str]:
+    """Problems in a kinds list of `match.kinds`' shape found elsewhere (`where` names it),
+    lint-level ones included: a kinds list that cannot match what was meant hides findings."""
+    out: list[_Problem] = []
+    _check_kinds(kinds, out, where)
+    return [str(p) for p in out]
+
+
+def _check_kinds(kinds: Any, out: list[_Problem], where: str = "match.kinds") -> None:
     if kinds is None:
         return
     if not _is_list(kinds):
-        out.append(_Problem("match.kinds", f"must be a list, not {_type(kinds)}", True))
+        out.append(_Problem(where, f"must be a list, not {_type(kinds)}", True))
         return
     for i, entry in enumerate(kinds):
-        path = f"match.kinds[{i}]"
+        path = f"{where}[{i}]"
         if not isinstance(entry, Mapping):
             out.append(_Problem(path, "must be an object with apiGroups and kinds, "
                                 f"not {_type(entry)}", True))

@@ -30,6 +30,7 @@ import yaml
 
 from checker.model import RuleInfo, Severity
 from checker.rego.convert import RegoConversionError, is_v1, to_v1
+from checker.rego.match import validate_kinds
 from checker.tiers import TIERS
 
 CONFTEST_RULE = re.compile(r"^(?P<kind>deny|violation|warn)(?:_(?P<suffix>[A-Za-z0-9_]+))?$")
@@ -78,6 +79,9 @@ class RegoRule:
     warning: bool
     suffix: str | None
     pack: str | None = None
+    kinds: tuple[Mapping[str, Any], ...] | None = None
+    """METADATA `custom.kinds` (Gatekeeper's `match.kinds` shape): the only objects the
+    rule is asked about. None: every object."""
 
     @property
     def ref(self) -> str:
@@ -228,6 +232,9 @@ def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
             Severity.parse(str(severity))
         except ValueError as exc:
             raise RegoConversionError(f"METADATA custom.severity: {exc}", path, line) from None
+    problems = validate_kinds((custom or {}).get("kinds"), "custom.kinds")
+    if problems:
+        raise RegoConversionError(f"METADATA {'; '.join(problems)}", path, line)
     by_tier = (custom or {}).get("tier_severity")
     if by_tier is not None:
         if not isinstance(by_tier, dict) or set(by_tier) - set(TIERS):
@@ -278,8 +285,10 @@ def conftest_rules(module: RegoModule) -> list[RegoRule]:
             tier_severity={str(tier): Severity.parse(str(value)) for tier, value in
                            (custom.get("tier_severity") or {}).items()},
         )
+        kinds = custom.get("kinds")
         rules.append(RegoRule(info, module.package, head.name, module.path, head.line, warning,
-                              match["suffix"], module.pack))
+                              match["suffix"], module.pack,
+                              tuple(kinds) if kinds is not None else None))
     return rules
 
 

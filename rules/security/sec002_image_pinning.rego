@@ -39,6 +39,11 @@ digest_pattern := `@sha256:[0-9a-f]{64}$`
 #   name: image-not-pinned
 #   severity: medium
 #   category: security
+#   kinds:  # asked about these objects only (pod templates: lib.pod_spec_pointers)
+#     - {apiGroups: [""], kinds: [Pod, ReplicationController]}
+#     - {apiGroups: [apps], kinds: [Deployment, StatefulSet, DaemonSet, ReplicaSet]}
+#     - {apiGroups: [batch], kinds: [Job, CronJob]}
+#     - {apiGroups: [postgresql.cnpg.io], kinds: [Cluster]}
 #   tier_severity: {critical: high, standard: medium, nonprod: low}
 #   remediation: >-
 #     Reference images by an immutable version tag, and by digest (image:tag@sha256:…) in

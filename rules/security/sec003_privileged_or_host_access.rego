@@ -48,6 +48,10 @@ host_namespaces := {
 #   name: privileged-or-host-access
 #   severity: high
 #   category: security
+#   kinds:  # asked about these objects only (pod templates: lib.pod_spec_pointers)
+#     - {apiGroups: [""], kinds: [Pod, ReplicationController]}
+#     - {apiGroups: [apps], kinds: [Deployment, StatefulSet, DaemonSet, ReplicaSet]}
+#     - {apiGroups: [batch], kinds: [Job, CronJob]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Drop privileged and allowPrivilegeEscalation (set both to false), remove hostNetwork,

@@ -38,6 +38,10 @@ import data.gitops_checker.security.lib
 #   name: dangerous-capability-added
 #   severity: high
 #   category: security
+#   kinds:  # asked about these objects only (pod templates: lib.pod_spec_pointers)
+#     - {apiGroups: [""], kinds: [Pod, ReplicationController]}
+#     - {apiGroups: [apps], kinds: [Deployment, StatefulSet, DaemonSet, ReplicaSet]}
+#     - {apiGroups: [batch], kinds: [Job, CronJob]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Remove the capability from capabilities.add (and drop ALL); if a component really needs

@@ -45,6 +45,8 @@ cert_manager_annotations := ["cert-manager.io/cluster-issuer", "cert-manager.io/
 #   name: ingress-host-without-tls
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [networking.k8s.io, extensions], kinds: [Ingress]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     List every host under spec.tls[].hosts with a secretName (the Secret holding the

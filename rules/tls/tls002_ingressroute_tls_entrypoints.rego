@@ -44,6 +44,8 @@ import data.gitops_checker.tls.lib
 #   name: ingressroute-not-tls-only
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [IngressRoute]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Set spec.entryPoints to TLS entry points only (websecure) and set spec.tls; answer plain

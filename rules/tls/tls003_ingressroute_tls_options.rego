@@ -52,6 +52,8 @@ tls_versions := {"VersionTLS10": 10, "VersionTLS11": 11, "VersionTLS12": 12, "Ve
 #   name: ingressroute-weak-tls-options
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [IngressRoute]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Declare one TLSOption named default (in Traefik's namespace) with minVersion

@@ -44,6 +44,8 @@ import data.gitops_checker.tls.lib
 #   name: ingressroute-without-rate-limit
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [IngressRoute]}
 #   tier_severity: {critical: high, standard: medium, nonprod: low}
 #   remediation: >-
 #     Declare a Middleware with spec.rateLimit (average, burst, and sourceCriterion when the

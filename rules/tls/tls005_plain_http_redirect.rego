@@ -60,6 +60,9 @@ router_tls_annotation := "traefik.ingress.kubernetes.io/router.tls"
 #   name: plain-http-without-redirect
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [IngressRoute]}
+#     - {apiGroups: [networking.k8s.io, extensions], kinds: [Ingress]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Serve the application on TLS entry points only (TLS002) and give the plain-HTTP entry

@@ -59,6 +59,8 @@ listener_parent_kinds := {"Gateway", "ListenerSet"}
 #   name: httproute-on-http-listener
 #   severity: high
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [gateway.networking.k8s.io], kinds: [HTTPRoute]}
 #   tier_severity: {critical: critical, standard: high, nonprod: medium}
 #   remediation: >-
 #     Attach the route to the HTTPS listener by sectionName (or port 443); answer plain HTTP

@@ -70,6 +70,8 @@ max_go_duration := 9223372036854775807
 #   name: certificate-lifetime-or-key
 #   severity: medium
 #   category: tls
+#   kinds:  # asked about these objects only
+#     - {apiGroups: [cert-manager.io], kinds: [Certificate]}
 #   tier_severity: {critical: high, standard: medium, nonprod: low}
 #   remediation: >-
 #     Request a duration between 24h and 9528h (2160h, cert-manager's default, suits most
