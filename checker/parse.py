@@ -431,13 +431,20 @@ def _line_view(text: str) -> str:
     return _OTHER_BREAKS.sub("\n", text)
 
 
-def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
+def parse_yaml(text: str, *, fast: bool = True) -> Iterator[Document | DocumentError]:
     """Every document of a YAML stream, in order; errors never end the stream early.
 
     After a syntax error the stream is resumed at the next `---` line, so the documents
     after a broken one are still read. Lines are counted as libyaml counts them (a CR, NEL,
     LS or PS is a line break too), so that they agree with its marks.
+
+    `fast`: read streams whose meaning cannot differ with the Rust reader first (see
+    `_read_fast`); what it declines is read here.
     """
+    documents = _read_fast(text) if fast else None
+    if documents is not None:
+        yield from documents
+        return
     text, blanked = _blank_unreadable_documents(text)
     lines = _line_view(text)
     index = 0
@@ -518,6 +525,172 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
 
 _UNREADABLE = re.compile(
     "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# --- the fast path --------------------------------------------------------------------------
+
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - a declared dependency; without it, every stream
+    yaml_rs = None  # type: ignore[assignment]  # streams are read by the reference path
+
+_ZERO_LED = re.compile(r"0[0-9_bBoOxX]")
+_DATE_TAIL = re.compile(r"-[0-9]{1,2}-[0-9]")
+_INDICATOR = re.compile(r"[\s\[{,][!&*?]")
+_TOKEN_BEFORE = frozenset(" \n[{,")
+
+
+def _declined(text: str) -> bool:
+    """Whether the text holds what the fast path must leave to the reference path: tabs,
+    line breaks besides LF, a BOM, merge keys, directives, document end markers, tags,
+    anchors, aliases, explicit keys, numbers YAML 1.1 and 1.2 (or Go and Rust) read apart
+    (leading zeros, octal in 1.1; base prefixes; `_` between digits), dates (timestamps to
+    Kustomize). Anywhere but in quoted scalars that end on their line: in comments and block
+    scalars too (conservative: the reference path reads what it finds)."""
+    return _risky("\n" + text) and _risky("\n" + _unquoted(text))
+
+
+def _risky(text: str) -> bool:
+    if any(c in text for c in "\t\r\x85\u2028\u2029\ufeff") or "<<" in text or \
+            "\n%" in text or "\n..." in text:
+        return True
+    for match in _ZERO_LED.finditer(text):
+        at = match.start() - (text[match.start() - 1] in "+-")
+        if text[at - 1] in _TOKEN_BEFORE or text[at - 1] in ":-?\t":
+            return True
+    if "_" in text and re.search(r"[0-9]_", text):
+        return True
+    for match in _DATE_TAIL.finditer(text):
+        at = match.start() - 4
+        if text[at:match.start()].isdigit() and text[at - 1] in _TOKEN_BEFORE:
+            return True
+    for match in _INDICATOR.finditer(text):
+        indicator, after = text[match.start() + 1], text[match.end():match.end() + 1]
+        if indicator == "!" or (indicator == "?" and after in ("", " ", "\n")) or (
+                indicator in "&*" and after not in ("", " ", "\n", "]", "}", ",")):
+            return True
+    return False
+
+
+_QUOTED_ON_ONE_LINE = re.compile(
+    r"""(?m)(?:^[ ]*|[:?-][ ]+|[\[{,][ ]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*')""")
+"""A quoted scalar that ends on the line where it starts, where one can start (so not a
+quote inside a plain scalar such as `it's`): always a string, whatever it holds."""
+
+
+def _unquoted(text: str) -> str:
+    return _QUOTED_ON_ONE_LINE.sub(lambda m: m.group()[:m.start(1) - m.start()] + '""', text)
+
+
+_COMMENT_OR_BLANK = re.compile(r"[ ]*(?:#.*)?")
+_DEEP_BLOCKS = re.compile(r"\n {400}|(?:-[ ]+){64}")
+"""Block nesting the fast path leaves alone: yaml-rs recurses on the native stack (100,000
+`- ` crash the process), and flow nesting it refuses past 255 levels by itself."""
+_MAX_FAST_DEPTH = 200
+_FAST_POLICY = yaml_rs.DuplicateKeyPolicy.Error if yaml_rs is not None else None
+
+
+def _read_fast(text: str) -> list[Document] | None:
+    """The stream read by yaml-rs (Rust, ~10× faster than libyaml plus Python), or None
+    when it might read it otherwise than the reference path.
+
+    yaml-rs reads YAML 1.2 with some 1.1 habits (`0b101`, `1_000` are numbers) and gives no
+    positions. It is used only where its reading provably agrees: the text holds nothing
+    `_declined` names, every document reads without error (a duplicate key is one), and
+    the values hold no string YAML 1.1 reads as a boolean or Kustomize as a date, no key
+    that is not a string, no number outside JSON's range, and no deeper nesting than
+    `_MAX_FAST_DEPTH`. Then the documents, their lines (from the `---` markers and the first
+    content line) and values equal the reference's; tests/test_parse_fast.py compares the
+    two over every fixture, generated estates and random streams.
+    """
+    if yaml_rs is None or _UNREADABLE.search(text) or _DEEP_BLOCKS.search(text) or \
+            _declined(text):
+        return None
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    regions: list[tuple[int, int, bool]] = []  # (start, end, explicit)
+    if not starts or starts[0] != 0:
+        regions.append((0, starts[0] if starts else len(text), False))
+    regions += [(start, end, True) for start, end in
+                zip(starts, [*starts[1:], len(text)], strict=False)]
+    documents: list[Document] = []
+    line = 1
+    for start, end, explicit in regions:
+        region = text[start:end]
+        first = _first_content_line(region, explicit)
+        if first is None and not explicit:
+            line += region.count("\n")
+            continue  # comments before the first `---`: no document
+        try:
+            data = yaml_rs.loads(region, parse_datetime=False,
+                                 duplicate_key_policy=_FAST_POLICY)
+        except (ValueError, RecursionError, OverflowError):
+            return None
+        if first is None:
+            if data is not None:
+                return None
+            where = line + region.count("\n")  # libyaml: where the next token starts
+        else:
+            where = line + first
+            if data is None or not _agrees(data):
+                return None
+        index = len(documents)
+        documents.append(Document(index, where, data, chunk=(0, 0, index)))
+        line += region.count("\n")
+    return documents
+
+
+def _first_content_line(region: str, explicit: bool) -> int | None:
+    """0-based line of the region where its content starts, None if it has none."""
+    for number, row in enumerate(region.split("\n")):
+        if explicit and number == 0:
+            row = row[3:]
+            if not _COMMENT_OR_BLANK.fullmatch(row.lstrip(" ")):
+                return 0
+            continue
+        if not _COMMENT_OR_BLANK.fullmatch(row):
+            return number
+    return None
+
+
+def _agrees(data: Any) -> bool:
+    """Whether the reference would read the same values; integral floats are made integers
+    in place, as the reference does (what JSON makes of them)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_FAST_DEPTH:
+            return False
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str) or key in YAML11_ONLY_BOOLS or len(key) > 1000:
+                    return False
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+                elif not _scalar_agrees(value):
+                    return False
+                elif type(value) is float and value.is_integer() and abs(value) < 2**63:
+                    node[key] = int(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+                elif not _scalar_agrees(value):
+                    return False
+                elif type(value) is float and value.is_integer() and abs(value) < 2**63:
+                    node[index] = int(value)
+        elif not _scalar_agrees(node):
+            return False
+    return True
+
+
+def _scalar_agrees(value: Any) -> bool:
+    if isinstance(value, str):
+        return value not in YAML11_ONLY_BOOLS
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) is int:
+        return value in _INT_RANGE
+    return value is None or isinstance(value, bool)
 
 
 def _blank_unreadable_documents(text: str) -> tuple[str, dict[int, DocumentError]]:
