@@ -139,7 +139,8 @@ class Stamper:
         done = {id(finding): dataclasses.replace(finding,
                                                  location=self._location(manifest, pointer))
                 for finding, manifest, pointer in wanted}
-        self._pending.clear()
+        for key in done:
+            del self._pending[key]
         return [done.get(id(f), f) for f in findings]
 
     def suppression(self, rule: RuleInfo, manifest: Manifest | None) -> str | None:

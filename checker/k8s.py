@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -166,6 +167,12 @@ def schedule_gap(expression: Any, *, samples: int = 400) -> dt.timedelta | None:
         return duration(text.removeprefix("@every ").strip())
     text = _DESCRIPTORS.get(text, text)
     text = re.sub(r"^(CRON_TZ|TZ)=\S+\s+", "", text)
+    return _cron_gap(text, samples)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_gap(text: str, samples: int) -> dt.timedelta | None:
+    """Estates repeat a few schedules many times: each is simulated once."""
     from cronsim import CronSim, CronSimError
 
     try:

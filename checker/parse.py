@@ -547,12 +547,13 @@ def _declined(text: str) -> bool:
     (leading zeros, octal in 1.1; base prefixes; `_` between digits), dates (timestamps to
     Kustomize). Anywhere but in quoted scalars that end on their line: in comments and block
     scalars too (conservative: the reference path reads what it finds)."""
+    if any(c in text for c in "\r\x85\u2028\u2029\ufeff"):
+        return True  # line breaks to YAML 1.1 only (in quoted scalars too), a BOM
     return _risky("\n" + text) and _risky("\n" + _unquoted(text))
 
 
 def _risky(text: str) -> bool:
-    if any(c in text for c in "\t\r\x85\u2028\u2029\ufeff") or "<<" in text or \
-            "\n%" in text or "\n..." in text:
+    if "\t" in text or "<<" in text or "\n%" in text or "\n..." in text:
         return True
     for match in _ZERO_LED.finditer(text):
         at = match.start() - (text[match.start() - 1] in "+-")

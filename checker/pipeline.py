@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import hashlib
 import os
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -160,6 +161,8 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
                 findings.append(stamper.stamp(not_rendered, not_rendered_violation(item), None,
                                               path=item.path, line=item.line))
         if rego is not None:
+            # Located while the OPA workers start (Python rules' findings, while they finish).
+            findings = stamper.located(findings)
             findings.extend(evaluate_rules(rules, estate, tiers, config, stamper, known, errors,
                                            subjects=subjects, rego=rego))
     except BaseException:
@@ -296,7 +299,8 @@ def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
     except BaseException:
         rego.cancel()
         raise
-    return findings + rego.findings(errors)
+    # Lines are looked up while the OPA workers finish, not after.
+    return stamper.located(findings) + rego.findings(errors)
 
 
 def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
@@ -333,7 +337,7 @@ class RegoPhase:
         self._stop = threading.Event()
         self._interval = sys.getswitchinterval()
         self._pool: ThreadPoolExecutor | None = None
-        self._futures: list[Future[tuple[list[Outcome], list[ToolError]]]] = []
+        self._futures: list[Future[list[ToolError]]] = []
         policies = rules.rego
         policies = dataclasses.replace(
             policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
@@ -352,11 +356,18 @@ class RegoPhase:
         parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
         self._pool = ThreadPoolExecutor(max_workers=len(parts),
                                         thread_name_prefix="gitops-checker-rego")
+        self._answers: queue.SimpleQueue[tuple[int, list[Outcome] | None]] = \
+            queue.SimpleQueue()
         self._futures = [self._pool.submit(_evaluate_rego, policies, config, inventory, data,
-                                           namespaces, part, self._stop) for part in parts]
+                                           namespaces, part, self._stop,
+                                           self._answerer(index))
+                         for index, part in enumerate(parts)]
         # A thread that waited on its worker gets the interpreter back within this, not the
         # default 5 ms, while the main thread runs Python rules: answers stream in ~1 ms.
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
+
+    def _answerer(self, part: int) -> Callable[[list[Outcome] | None], None]:
+        return lambda outcomes: self._answers.put_nowait((part, outcomes))
 
     def cancel(self) -> None:
         """Stop asking (the run failed); waits for each worker's current objects."""
@@ -367,22 +378,28 @@ class RegoPhase:
         sys.setswitchinterval(self._interval)
 
     def findings(self, errors: list[ToolError]) -> list[Finding]:
-        """The stamped findings, in object order; errors of every worker added (a policy
-        error each worker reports is one error in the report)."""
-        findings: list[Finding] = []
+        """The stamped and located findings, in object order; errors of every worker added
+        (a policy error each worker reports is one error in the report). Outcomes are
+        stamped and located as they arrive, while the workers evaluate the next objects."""
+        found: list[list[Finding]] = [[] for _ in self._futures]
         try:
+            working = len(self._futures)
+            while working:
+                part, outcomes = self._answers.get()
+                if outcomes is None:
+                    working -= 1
+                    continue
+                found[part].extend(self._stamper.located([
+                    self._stamper.stamp(o.rule, o.violation, o.manifest,
+                                        suppressed_by=o.suppressed_by) for o in outcomes]))
             for future in self._futures:
-                outcomes, part_errors = future.result()
-                errors.extend(part_errors)
-                findings.extend(self._stamper.stamp(o.rule, o.violation, o.manifest,
-                                                    suppressed_by=o.suppressed_by)
-                                for o in outcomes)
+                errors.extend(future.result())
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
             sys.setswitchinterval(self._interval)
-        return findings
+        return [finding for part in found for finding in part]
 
 
 def _cores() -> int:
@@ -392,9 +409,10 @@ def _cores() -> int:
 
 def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[str, Any],
                    data: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
-                   part: Sequence[Manifest], stop: threading.Event
-                   ) -> tuple[list[Outcome], list[ToolError]]:
-    """One OPA engine's share of the objects (a thread's work)."""
+                   part: Sequence[Manifest], stop: threading.Event,
+                   answer: Callable[[list[Outcome] | None], None]) -> list[ToolError]:
+    """One OPA engine's share of the objects (a thread's work): outcomes are handed to
+    `answer` a few at a time as they are known, then None; the errors are returned."""
     engine: RegoEngine
     if config.opa_url:
         from checker.rego.remote import RemoteEngine
@@ -405,6 +423,7 @@ def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[st
     checker = RegoChecker(engine, policies, timeout=config.rule_timeout)
     outcomes: list[Outcome] = []
     errors: list[ToolError] = []
+    asked = 0
 
     def matched() -> Iterator[tuple[Manifest, list[int]]]:
         for manifest in part:
@@ -420,13 +439,24 @@ def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[st
         for found, rule_errors in checker.check_many(matched()):
             errors.extend(rule_errors)
             outcomes.extend(found)
+            asked += 1
+            if asked % ANSWERS_EVERY == 0 and outcomes:
+                answer(outcomes)
+                outcomes = []
     except RegoError as exc:
         # The engine itself is unusable (an OPA server that cannot be reached): every Rego
         # rule went unchecked, which must not look like a clean result.
         errors.append(ToolError("policy", f"Rego rules not evaluated: {exc}"))
     finally:
+        if outcomes:
+            answer(outcomes)
+        answer(None)
         engine.close()
-    return outcomes, errors
+    return errors
+
+
+ANSWERS_EVERY = 64
+"""Objects a Rego thread evaluates before it hands their outcomes over to be stamped."""
 
 
 def _tier_data(estate: Estate, tiers: TierResolver) -> dict[str, Any]:

@@ -71,6 +71,20 @@ class Estate:
                 manifest)
         return index
 
+    @cached_property
+    def _by_kind_and_namespace(self) -> Mapping[tuple[str, str, str], list[Manifest]]:
+        index: dict[tuple[str, str, str], list[Manifest]] = {}
+        for manifest in self.manifests:
+            resource = manifest.resource
+            index.setdefault((resource.group, resource.kind, resource.namespace or ""),
+                             []).append(manifest)
+        return index
+
+    def of_kind_in(self, namespace: str, kind: str, group: str) -> list[Manifest]:
+        """Objects of a kind and group declared in one namespace ("": none), in load order:
+        what a rule looking for an object's neighbours asks for each object."""
+        return list(self._by_kind_and_namespace.get((group, kind, namespace), ()))
+
     def of_kind(self, kind: str, group: str | None = None) -> list[Manifest]:
         """Objects of a kind (in any group unless `group` is given), in load order."""
         if group is not None:

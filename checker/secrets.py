@@ -239,15 +239,17 @@ def _env_literals(obj: Mapping[str, Any]) -> Iterator[str]:
     # Parsed objects are dicts and lists (isinstance on them is fast; on the ABCs it is not,
     # and this walks every object of the estate). No recursion: input may nest deeply.
     stack: list[Any] = [obj]
+    push, pop = stack.append, stack.pop
     while stack:
-        node = stack.pop()
+        node = pop()
         if isinstance(node, dict):
             env = node.get("env")
             if isinstance(env, list):
                 yield from _secret_env_values(env)
-            stack.extend(value for value in node.values() if isinstance(value, dict | list))
-        else:
-            stack.extend(item for item in node if isinstance(item, dict | list))
+            node = node.values()
+        for value in node:  # (a tuple, not `dict | list`: isinstance is faster with one)
+            if isinstance(value, (dict, list)):
+                push(value)
 
 
 def _secret_env_values(env: list[Any]) -> Iterator[str]:

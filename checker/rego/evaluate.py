@@ -53,6 +53,8 @@ class RegoPolicies:
     def merged_data(self) -> dict[str, Any]:
         return merge_over(self.default_data, self.data)
     problems: list[PolicyProblem] = field(default_factory=list)
+    _applies: dict[tuple[str, str], bool] = field(default_factory=dict, init=False,
+                                                  repr=False, compare=False)
 
     def infos(self) -> list[RuleInfo]:
         return [r.info for r in self.rules] + [c.info for c in self.constraints]
@@ -60,6 +62,15 @@ class RegoPolicies:
     def may_apply(self, obj: Mapping[str, Any]) -> bool:
         """Could a rule or constraint be asked about `obj`? False only when the kinds of
         every rule and constraint leave it out: the engine need not see it at all."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            return self._may_apply(obj)
+        known = self._applies.get((api_version, kind))
+        if known is None:
+            known = self._applies[api_version, kind] = self._may_apply(obj)
+        return known
+
+    def _may_apply(self, obj: Mapping[str, Any]) -> bool:
         if any(kinds_match(rule.kinds, obj) for rule in self.rules):
             return True
         for constraint in self.constraints:

@@ -209,7 +209,7 @@ def _check_same_identity(existing: RuleHead, metadata: Mapping[str, Any], path: 
 
 def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=yaml.CSafeLoader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = line + (mark.line if mark is not None else 0)

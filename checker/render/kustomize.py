@@ -176,7 +176,11 @@ def scan(directories: Iterable[Path], display: Any, top: Path | None = None) -> 
 
 
 def _inside(path: Path, top: Path | None) -> bool:
-    return top is None or path == top or top in path.parents
+    """`path` is `top` or under it (by its text, as `top in path.parents` but cheaper)."""
+    if top is None:
+        return True
+    text, prefix = str(path), str(top)
+    return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
 
 
 def _entry_line(text: str, entry: str) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,7 +74,8 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     the Kustomize overlays and Helm charts no app deploys, as they stand."""
     real_root = root.resolve()
 
-    def display(path: Path) -> str:
+    @functools.cache
+    def display(path: Path) -> str:  # asked again and again of the same paths
         return relative_display(path.resolve(), real_root)
 
     directories = {c.path.parent for c in candidates if c.path is not None}

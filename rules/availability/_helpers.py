@@ -60,6 +60,15 @@ def display(manifest: Manifest) -> str:
 # --- replicas and autoscalers ---------------------------------------------------------------
 
 
+def _neighbours(estate: Estate, workload: Manifest, kind: str, group: str) -> list[Manifest]:
+    """Objects of a kind that may share the workload's namespace (a superset, in load
+    order): only its namespace's, but every one when it is `default`, which objects
+    without a namespace count as."""
+    if namespace_of(workload) == "default":
+        return estate.of_kind(kind, group)
+    return estate.of_kind_in(namespace_of(workload), kind, group)
+
+
 @dataclass(frozen=True)
 class Autoscaler:
     manifest: Manifest
@@ -70,7 +79,7 @@ class Autoscaler:
 def autoscalers(estate: Estate, workload: Manifest) -> list[Autoscaler]:
     """HPAs of the workload's namespace whose scaleTargetRef names it."""
     found = []
-    for hpa in estate.of_kind("HorizontalPodAutoscaler", "autoscaling"):
+    for hpa in _neighbours(estate, workload, "HorizontalPodAutoscaler", "autoscaling"):
         if namespace_of(hpa) != namespace_of(workload):
             continue
         spec = spec_of(hpa)
@@ -121,7 +130,7 @@ def budgets(estate: Estate, workload: Manifest) -> list[Manifest]:
     """PodDisruptionBudgets of the workload's namespace whose selector selects its pods."""
     labels = pod_labels(workload)
     found = []
-    for pdb in estate.of_kind("PodDisruptionBudget", "policy"):
+    for pdb in _neighbours(estate, workload, "PodDisruptionBudget", "policy"):
         if namespace_of(pdb) != namespace_of(workload):
             continue
         selector = spec_of(pdb).get("selector")

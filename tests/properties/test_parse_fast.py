@@ -148,3 +148,10 @@ def test_dumped_streams_read_alike(objects: list[dict[str, Any]], flow: bool | N
     _same_reading(yaml.safe_dump_all(objects, default_flow_style=flow,
                                       allow_unicode=unicode, explicit_start=explicit_start,
                                       sort_keys=False))
+
+
+@pytest.mark.parametrize("text", ["a: '\x85'\n", "a: \"x\u2028y\"\n", "a: 'x\ry'\n",
+                                  "a: \"\u2029\"\n"])
+def test_line_breaks_of_yaml_1_1_in_quotes_are_left_to_the_reference(text: str) -> None:
+    """Found by the property above: NEL in a quoted scalar is a line break to libyaml."""
+    assert not _same_reading(text)
