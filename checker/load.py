@@ -28,6 +28,7 @@ from checker.parse import (
     Document,
     DocumentComposer,
     DocumentError,
+    LinePositions,
     parse_json,
     parse_yaml,
     pointer_exists,
@@ -54,6 +55,8 @@ class SourceFile:
     path: str
     text: str
     is_json: bool
+    fast: bool = False
+    """Read by the parser's fast path: fields are found from its lines (`LinePositions`)."""
 
 
 @dataclass
@@ -175,7 +178,8 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
         else:
             result.skipped.append(Skipped(name, "no documents"))
         return
-    result.sources[name] = SourceFile(name, text, is_json)
+    result.sources[name] = SourceFile(name, text, is_json,
+                                      fast=bool(documents) and all(d.fast for d in documents))
     for doc in documents:
         result.chunks[(name, doc.index)] = doc.chunk
         if doc.ambiguous:
@@ -239,6 +243,11 @@ def _error_text(error: DocumentError) -> str:
     return where + error.message
 
 
+LINE_INDEX_FILES = 8192
+"""Files whose line index is kept: findings are located in two passes (before and after the
+Rego rules answer), each in file order; an index is a few times its file's size."""
+
+
 class Locator:
     """Finds the line and column of a field, composing a document only when asked."""
 
@@ -246,6 +255,7 @@ class Locator:
         self._sources = result.sources
         self._chunks = result.chunks
         self._chunk_nodes: OrderedDict[tuple[str, int], DocumentComposer] = OrderedDict()
+        self._line_index: OrderedDict[str, LinePositions] = OrderedDict()
         self._cache_size = cache_size
 
     def position(self, manifest: Manifest, pointer: str, *,
@@ -255,6 +265,12 @@ class Locator:
         if path is None:
             return manifest.location.line, None
         key = (path, manifest.doc_index)
+        lines = self._line_positions(path)
+        if lines is not None:
+            found = lines.position(manifest.doc_index, manifest.location.pointer + pointer,
+                                   value=value)
+            if found is not None:
+                return found
         root = self._document_node(path, manifest.doc_index)
         if root is None:
             return manifest.location.line, None
@@ -277,6 +293,20 @@ class Locator:
                 return path, node.start_mark.line + 1 + self._chunks[(path, doc_index)][1], \
                     node.start_mark.column + 1
         return manifest.location.path, line, column
+
+    def _line_positions(self, path: str) -> LinePositions | None:
+        """The cheap way (no composing), for files the fast path reads."""
+        source = self._sources.get(path)
+        if source is None or not source.fast:
+            return None
+        found = self._line_index.get(path)
+        if found is None:
+            found = self._line_index[path] = LinePositions(source.text)
+            if len(self._line_index) > LINE_INDEX_FILES:
+                self._line_index.popitem(last=False)
+        else:
+            self._line_index.move_to_end(path)
+        return found
 
     def _document_node(self, path: str, doc_index: int) -> Node | None:
         """The composed document; each document of its part of the file is composed at most

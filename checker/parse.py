@@ -28,7 +28,7 @@ import math
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import yaml
@@ -153,6 +153,8 @@ class Document:
     plain_dates: bool = False
     """An unquoted date (`2001-12-14`): a string here, as for kubectl, but a timestamp for a
     YAML 1.2 reader such as Kustomize, whose output then holds `2001-12-14T00:00:00Z`."""
+    fast: bool = field(default=False, compare=False)
+    """Read by the fast path (its stream can be located with `LinePositions`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,37 +609,44 @@ def _read_fast(text: str) -> list[Document] | None:
     if yaml_rs is None or _UNREADABLE.search(text) or _DEEP_BLOCKS.search(text) or \
             _declined(text):
         return None
+    documents: list[Document] = []
+    for start, end, first_row, content_row in _document_spans(text):
+        region = text[start:end]
+        try:
+            data = yaml_rs.loads(region, parse_datetime=False,
+                                 duplicate_key_policy=_FAST_POLICY)
+        except (ValueError, RecursionError, OverflowError):
+            return None
+        if content_row is None:
+            if data is not None:
+                return None
+            where = first_row + 1 + region.count("\n")  # libyaml: where the next token starts
+        else:
+            where = content_row + 1
+            if data is None or not _agrees(data):
+                return None
+        index = len(documents)
+        documents.append(Document(index, where, data, chunk=(0, 0, index), fast=True))
+    return documents
+
+
+def _document_spans(text: str) -> Iterator[tuple[int, int, int, int | None]]:
+    """(start, end) characters, first row and content row (0-based; None: no content) of
+    each document of a stream, split at its `---` lines; comments before the first `---`
+    are no document."""
     starts = [m.start() for m in _DOC_START.finditer(text)]
     regions: list[tuple[int, int, bool]] = []  # (start, end, explicit)
     if not starts or starts[0] != 0:
         regions.append((0, starts[0] if starts else len(text), False))
     regions += [(start, end, True) for start, end in
                 zip(starts, [*starts[1:], len(text)], strict=False)]
-    documents: list[Document] = []
-    line = 1
+    row = 0
     for start, end, explicit in regions:
         region = text[start:end]
         first = _first_content_line(region, explicit)
-        if first is None and not explicit:
-            line += region.count("\n")
-            continue  # comments before the first `---`: no document
-        try:
-            data = yaml_rs.loads(region, parse_datetime=False,
-                                 duplicate_key_policy=_FAST_POLICY)
-        except (ValueError, RecursionError, OverflowError):
-            return None
-        if first is None:
-            if data is not None:
-                return None
-            where = line + region.count("\n")  # libyaml: where the next token starts
-        else:
-            where = line + first
-            if data is None or not _agrees(data):
-                return None
-        index = len(documents)
-        documents.append(Document(index, where, data, chunk=(0, 0, index)))
-        line += region.count("\n")
-    return documents
+        if first is not None or explicit:
+            yield start, end, row, None if first is None else row + first
+        row += region.count("\n")
 
 
 def _first_content_line(region: str, explicit: bool) -> int | None:
@@ -961,3 +970,177 @@ def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
         else:
             return node
     return node
+
+
+# --- positions without composing --------------------------------------------------------------
+
+_PLAIN_KEY = re.compile(r"""[^\s'"#\-\[\]{},?:|>!&*%@`][^\n]*?(?=:(?: |$))|-[^\s\n][^\n]*?(?=:(?: |$))""")
+_QUOTED_KEY = re.compile(r""""([^"\\\n]*)"(?=[ ]*:(?: |$))|'([^'\n]*)'(?=[ ]*:(?: |$))""")
+
+
+class LinePositions:
+    """Where the fields of a stream the fast path read are, found from its lines.
+
+    Block mappings and sequences are followed by indentation (the fast path leaves out
+    tabs, anchors, tags, explicit keys and other line breaks); each collection walked must
+    hold, in order, the keys or the number of items the document's data has (read again by
+    yaml-rs, document by document), else the answer is None and the caller composes the
+    document instead. Flow collections, keys with escapes and null values are not walked
+    into (None). Positions are libyaml's: a key where its text starts, a block mapping at its
+    first key, a block sequence at its first `-`, a scalar where its text (or quote, or `|`)
+    starts; lines and columns 1-based.
+    """
+
+    def __init__(self, text: str) -> None:
+        """`text`: a stream `parse_yaml` read by the fast path."""
+        self._text = text
+        self._lines = text.split("\n")
+        self._indents = [len(line) - len(line.lstrip(" "))
+                         if line.strip(" ") and not line.lstrip(" ").startswith("#") else -1
+                         for line in self._lines]
+        self._spans = list(_document_spans(text))
+        self._ends = [self._spans[i + 1][2] if i + 1 < len(self._spans) else len(self._lines)
+                      for i in range(len(self._spans))]
+        self._data: dict[int, Any] = {}
+        self._entries: dict[tuple[int, int, int], Any] = {}
+
+    def position(self, index: int, pointer: str, *, value: bool = False
+                 ) -> tuple[int, int] | None:
+        if index >= len(self._spans) or yaml_rs is None:
+            return None
+        start, end, _, content_row = self._spans[index]
+        if content_row is None:
+            return None
+        data = self._data.get(index)
+        if data is None:
+            try:
+                data = self._data[index] = yaml_rs.loads(self._text[start:end],
+                                                         parse_datetime=False)
+            except (ValueError, RecursionError, OverflowError):
+                return None
+        line = self._lines[content_row]
+        if not isinstance(data, dict | list) or line.startswith("---"):
+            return None
+        node: tuple[int, int] | None = (content_row, self._indents[content_row])
+        stop = self._ends[index]
+        tokens = pointer_tokens(pointer)
+        for step, token in enumerate(tokens):
+            last = step == len(tokens) - 1
+            if isinstance(data, dict):
+                entries = self._mapping(node, stop)
+                if entries is None or [key for key, *_ in entries] != list(data):
+                    return None
+                found = next((e for e in entries if e[0] == token), None)
+                if found is None:
+                    return _one_based(node)  # the deepest ancestor that exists
+                _, key_at, value_at, value_end = found
+                if last and not value:
+                    return _one_based(key_at)
+                node, stop, data = value_at, value_end, data[token]
+            elif isinstance(data, list):
+                items = self._sequence(node, stop)
+                if items is None or len(items) != len(data):
+                    return None
+                if not token.isdigit() or int(token) >= len(data):
+                    return _one_based(node)
+                node, stop = items[int(token)]
+                data = data[int(token)]
+            else:
+                return _one_based(node)  # a scalar: the field is not there
+            if node is None:
+                return None  # a null value: libyaml's mark for it is not worked out here
+        return _one_based(node)
+
+    # A node is (row, column) of where its text starts; a block collection at that place
+    # spans the rows up to `stop`.
+
+    def _rows(self, start: int, stop: int) -> Iterator[tuple[int, int]]:
+        """(row, indentation) of the rows in [start, stop) that are not blank or comments."""
+        indents = self._indents
+        for row in range(start, stop):
+            if indents[row] >= 0:
+                yield row, indents[row]
+
+    def _first_row(self, start: int, stop: int) -> tuple[int, int] | None:
+        return next(self._rows(start, stop), None)
+
+    def _mapping(self, node: tuple[int, int] | None, stop: int
+                 ) -> list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] | None:
+        """(key, key position, value position, value end) of a block mapping's entries."""
+        if node is None:
+            return None
+        memo = (node[0], node[1], stop)
+        if memo in self._entries:
+            return self._entries[memo]  # type: ignore[no-any-return]
+        row, column = node
+        starts = [row]
+        for other, indent in self._rows(row + 1, stop):
+            if indent < column:
+                self._entries[memo] = None
+                return None
+            if indent == column and not _is_item(self._lines[other], column):
+                starts.append(other)
+        entries: list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] = []
+        for number, start in enumerate(starts):
+            end = starts[number + 1] if number + 1 < len(starts) else stop
+            key = self._key(start, column)
+            if key is None:
+                self._entries[memo] = None
+                return None
+            text, after = key
+            rest = self._lines[start][after + 1:]
+            value_column = after + 1 + len(rest) - len(rest.lstrip(" "))
+            rest = rest.strip(" ")
+            value_at = (start, value_column) if rest and not rest.startswith("#") else \
+                self._first_row(start + 1, end)
+            entries.append((text, (start, column), value_at, end))
+        self._entries[memo] = entries
+        return entries
+
+    def _key(self, row: int, column: int) -> tuple[str, int] | None:
+        """A key's text and the column of its `:`."""
+        line = self._lines[row]
+        quoted = _QUOTED_KEY.match(line, column)
+        if quoted is not None:
+            text = quoted[1] if quoted[1] is not None else quoted[2]
+            return text, line.index(":", quoted.end())
+        plain = _PLAIN_KEY.match(line, column)
+        if plain is None or " #" in plain.group() or plain.group() != plain.group().rstrip():
+            return None
+        return plain.group(), plain.end()
+
+    def _sequence(self, node: tuple[int, int] | None, stop: int
+                  ) -> list[tuple[tuple[int, int] | None, int]] | None:
+        """(item position, item end) of a block sequence's items."""
+        if node is None or not _is_item(self._lines[node[0]], node[1]):
+            return None
+        memo = (node[0], -1 - node[1], stop)
+        if memo in self._entries:
+            return self._entries[memo]  # type: ignore[no-any-return]
+        row, column = node
+        starts = [row]
+        for other, indent in self._rows(row + 1, stop):
+            if indent < column or (indent == column and
+                                   not _is_item(self._lines[other], column)):
+                self._entries[memo] = None
+                return None
+            if indent == column:
+                starts.append(other)
+        items: list[tuple[tuple[int, int] | None, int]] = []
+        for number, start in enumerate(starts):
+            end = starts[number + 1] if number + 1 < len(starts) else stop
+            rest = self._lines[start][column + 1:]
+            content = column + 1 + len(rest) - len(rest.lstrip(" "))
+            rest = rest.strip(" ")
+            items.append(((start, content), end) if rest and not rest.startswith("#") else
+                         (self._first_row(start + 1, end), end))
+        self._entries[memo] = items
+        return items
+
+
+def _is_item(line: str, column: int) -> bool:
+    return line.startswith("-", column) and line[column + 1:column + 2] in ("", " ")
+
+
+def _one_based(node: tuple[int, int] | None) -> tuple[int, int] | None:
+    return (node[0] + 1, node[1] + 1) if node is not None else None

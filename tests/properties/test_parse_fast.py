@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ import yaml
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from checker.parse import _read_fast, parse_yaml
+from checker.parse import (
+    Document,
+    LinePositions,
+    _read_fast,
+    compose_documents,
+    parse_yaml,
+    walk_pointer,
+)
 from tests.properties.profile import examples
 from tests.properties.strategies import k8s_objects
 from tests.properties.yaml_oracle import HandEmitter, Rejected
@@ -155,3 +163,85 @@ def test_dumped_streams_read_alike(objects: list[dict[str, Any]], flow: bool | N
 def test_line_breaks_of_yaml_1_1_in_quotes_are_left_to_the_reference(text: str) -> None:
     """Found by the property above: NEL in a quoted scalar is a line break to libyaml."""
     assert not _same_reading(text)
+
+
+# --- positions found from lines ---------------------------------------------------------------
+
+
+def _pointers(data: Any, prefix: str = "") -> Iterator[str]:
+    """Every node's pointer, and one past the end of each collection (not there)."""
+    yield prefix
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _pointers(value, prefix + "/" + key.replace("~", "~0").replace("/", "~1"))
+        yield prefix + "/not-there"
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _pointers(value, f"{prefix}/{index}")
+        yield f"{prefix}/{len(data)}"
+
+
+def _same_positions(text: str) -> tuple[int, int]:
+    """LinePositions agrees with walking the composed document wherever it answers:
+    (answers, questions)."""
+    if _read_fast(text) is None:
+        return 0, 0
+    lines = LinePositions(text)
+    roots = compose_documents(text)
+    answered = asked = 0
+    for index, document in enumerate(parse_yaml(text)):
+        assert isinstance(document, Document)
+        for pointer in _pointers(document.data):
+            for value in (False, True):
+                asked += 1
+                found = lines.position(index, pointer, value=value)
+                if found is None:
+                    continue
+                answered += 1
+                node = walk_pointer(roots[index], pointer, value=value)
+                assert found == (node.start_mark.line + 1, node.start_mark.column + 1), (
+                    index, pointer, value, text[:2000])
+    return answered, asked
+
+
+@pytest.mark.slow
+def test_line_positions_agree_over_the_repository_yaml() -> None:
+    files = _yaml_files(*(REPO_ROOT / d for d in ("fixtures", "rules", "docs", "tests",
+                                                   "deploy")))
+    answered, asked = map(sum, zip(*(_same_positions(p.read_text(encoding="utf-8",
+                                                                  errors="replace"))
+                                     for p in files), strict=True))
+    assert answered > 0.6 * asked  # test fixtures are rich in flow style and nulls
+
+
+@pytest.mark.slow
+def test_line_positions_agree_over_a_generated_estate(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "generate_estate.py"),
+                    "--documents", "800", "--out", str(tmp_path)], check=True,
+                   capture_output=True, timeout=120)
+    answered, asked = map(sum, zip(*(_same_positions(p.read_text())
+                                     for p in _yaml_files(tmp_path)), strict=True))
+    assert answered > 0.8 * asked
+
+
+@pytest.mark.parametrize("text", [
+    "a:\n- x\n- y\nb: 1\n", "a:\n  - x\n  -\n    k: v\n  - - n\n    - m\n",
+    "a: {b: 1}\nc: [1, 2]\nd:\n  e: |\n    f: g\n    - h\n  i: 'j'\n",
+    "'q': 1\n\"r s\": 2\nt: # c\n  u: 3\n# c\nv:\n\n  # c\n  w: 4\n",
+    "a: x\n  continued: not a key\nb: 2\n", "- a: 1\n  b: 2\n- c: 3\n", "- - - x\n",
+    "a: 1\n---\nb:\n  c: 2\n---\n- d\n", "--- |\n  x\n", "a:\nb: 1\n", "a: \"x\n  y\"\nb: 1\n",
+    "k.a/b-c: 1\n-x: 2\n", "a :\n  b: 1\n", "a: b # c: d\n", "a#b: 1\nc: 2\n",
+])
+def test_line_positions_of_tricky_layouts(text: str) -> None:
+    _same_positions(text)
+
+
+@examples(150)
+@given(objects=OBJECTS, rnd=st.randoms(use_true_random=False))
+def test_line_positions_of_hand_written_streams(objects: list[dict[str, Any]],
+                                                rnd: random.Random) -> None:
+    try:
+        emitted = HandEmitter(rnd).stream(objects)
+    except Rejected:
+        reject()
+    _same_positions(emitted.text)
