@@ -8,6 +8,7 @@ error, not a silent gap.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,25 @@ class Candidate:
 class Skipped:
     display: str
     reason: str
+
+
+def real_path(path: Path) -> Path:
+    """`path.resolve()`, each directory resolved once: an estate has thousands of files in
+    hundreds of directories, and resolving walks every component with a system call.
+    `forget_real_paths()` at the start of a run (directories may change between runs)."""
+    directory, name = os.path.split(path)
+    if not os.path.isabs(directory) or name in ("", ".", "..") or os.path.islink(path):
+        return path.resolve()
+    return Path(_real_directory(directory), name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _real_directory(directory: str) -> str:
+    return os.path.realpath(directory)
+
+
+def forget_real_paths() -> None:
+    _real_directory.cache_clear()
 
 
 def relative_display(path: Path, root: Path) -> str:

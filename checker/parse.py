@@ -538,7 +538,8 @@ except ImportError:  # pragma: no cover - a declared dependency; without it, eve
 
 _ZERO_LED = re.compile(r"0[0-9_bBoOxX]")
 _DATE_TAIL = re.compile(r"-[0-9]{1,2}-[0-9]")
-_INDICATOR = re.compile(r"[\s\[{,][!&*?]")
+_INDICATOR = re.compile(r"[!&*?]")
+_NODE_BEFORE = frozenset(" \t\n\r\x0b\x0c[{,")
 _TOKEN_BEFORE = frozenset(" \n[{,")
 
 
@@ -568,7 +569,9 @@ def _risky(text: str) -> bool:
         if text[at:match.start()].isdigit() and text[at - 1] in _TOKEN_BEFORE:
             return True
     for match in _INDICATOR.finditer(text):
-        indicator, after = text[match.start() + 1], text[match.end():match.end() + 1]
+        if text[match.start() - 1] not in _NODE_BEFORE:
+            continue
+        indicator, after = match.group(), text[match.end():match.end() + 1]
         if indicator == "!" or (indicator == "?" and after in ("", " ", "\n")) or (
                 indicator in "&*" and after not in ("", " ", "\n", "]", "}", ",")):
             return True
@@ -586,9 +589,23 @@ def _unquoted(text: str) -> str:
 
 
 _COMMENT_OR_BLANK = re.compile(r"[ ]*(?:#.*)?")
-_DEEP_BLOCKS = re.compile(r"\n {400}|(?:-[ ]+){64}")
-"""Block nesting the fast path leaves alone: yaml-rs recurses on the native stack (100,000
-`- ` crash the process), and flow nesting it refuses past 255 levels by itself."""
+_DEEP_ITEMS = re.compile(r"(?:-[ ]+){64}")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _deep_blocks(text: str) -> bool:
+    """Block nesting the fast path leaves alone: yaml-rs recurses on the native stack (100,000
+    `- ` crash the process); flow nesting it refuses past 255 levels by itself. (Substring
+    and literal-led searches first: these run over every file.)"""
+    return "\n" + " " * 400 in text or (
+        re.search(r"- +-", text) is not None and _DEEP_ITEMS.search(text) is not None)
+
+
+def _unreadable(text: str) -> bool:
+    """`_UNREADABLE.search(text)`, cheaper for ASCII text (most manifests)."""
+    if text.isascii():
+        return _CONTROL.search(text) is not None
+    return _UNREADABLE.search(text) is not None
 _MAX_FAST_DEPTH = 200
 _FAST_POLICY = yaml_rs.DuplicateKeyPolicy.Error if yaml_rs is not None else None
 
@@ -606,8 +623,7 @@ def _read_fast(text: str) -> list[Document] | None:
     content line) and values equal the reference's; tests/test_parse_fast.py compares the
     two over every fixture, generated estates and random streams.
     """
-    if yaml_rs is None or _UNREADABLE.search(text) or _DEEP_BLOCKS.search(text) or \
-            _declined(text):
+    if yaml_rs is None or _unreadable(text) or _deep_blocks(text) or _declined(text):
         return None
     documents: list[Document] = []
     for start, end, first_row, content_row in _document_spans(text):

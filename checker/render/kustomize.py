@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from checker.discover import real_path
 from checker.parse import Document, parse_yaml
 from checker.render import NotRendered, Rendered, RenderOrigin
 
@@ -196,7 +197,7 @@ def _read(directory: Path, file: Path, display: Any,
     if not _inside(directory, top):
         top = None  # a directory named outside the repository: what it names is not bounded
     try:
-        if not _inside(file.resolve(), top):
+        if not _inside(real_path(file), top):
             # Named by where it is, not by where it leads (display resolves links).
             problems.append(NotRendered(f"{display(directory)}/{file.name}", "the "
                                         "kustomization is a symbolic link to a file outside "

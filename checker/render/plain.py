@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checker.discover import real_path
 from checker.parse import STR, Document, DocumentError, parse_yaml, resolve_plain
 from checker.render import Rendered, RenderOrigin
 
@@ -140,7 +141,7 @@ def _settings(data: Mapping[str, Any], directory: Path, resource_files: Sequence
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         return None
     # Every entry must be one of the files the tree resolved, in the same order, each once.
-    named = [(directory / r).resolve() for r in resources]
+    named = [real_path(directory / r) for r in resources]
     if named != list(resource_files) or len(set(named)) != len(named):
         return None
     return namespace, labels

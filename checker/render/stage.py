@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from checker.cache import RenderCache, binary_signature
-from checker.discover import Candidate, Skipped, relative_display, repository_top
+from checker.discover import (
+    Candidate,
+    Skipped,
+    forget_real_paths,
+    real_path,
+    relative_display,
+    repository_top,
+)
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
@@ -73,10 +80,11 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     cluster would get: apps (Argo CD, Flux) first, with their destinations and values, then
     the Kustomize overlays and Helm charts no app deploys, as they stand."""
     real_root = root.resolve()
+    forget_real_paths()
 
     @functools.cache
     def display(path: Path) -> str:  # asked again and again of the same paths
-        return relative_display(path.resolve(), real_root)
+        return relative_display(real_path(path), real_root)
 
     directories = {c.path.parent for c in candidates if c.path is not None}
     tree = kustomize.scan(directories, display, repository_top(root))
