@@ -42,7 +42,7 @@ from checker.rego.engine import RegoEngine, RegoError
 from checker.rego.evaluate import Outcome, RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import Constraint, constraint_crd
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
-from checker.rego.match import MatchError, constraint_matches
+from checker.rego.match import MatchError, constraint_matches, kinds_match
 from checker.rego.worker import WorkerEngine
 from checker.render.stage import RULES as RENDER_RULES
 from checker.render.stage import (
@@ -347,7 +347,10 @@ class RegoPhase:
         # Objects no rule is asked about (by the kinds rules declare) never cross into OPA;
         # one worker still starts with none, to report policies that do not compile.
         subjects = [m for m in subjects if policies.may_apply(m.obj)]
-        inventory = gatekeeper_inventory(estate.manifests)
+        read = policies.inventory_kinds()
+        inventory = gatekeeper_inventory(
+            estate.manifests if read is None else
+            [m for m in estate.manifests if read and kinds_match(read, m.obj)])
         data = _tier_data(estate, tiers)
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
         workers = 1 if config.opa_url or len(subjects) < PARALLEL_REGO_OBJECTS else \

@@ -93,14 +93,18 @@ _FORBIDDEN_CALL = re.compile(
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
 
 
+def code_only(source: str) -> str:
+    """A module with its strings and comments blanked out, offsets (and lines) kept."""
+    return _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+
+
 def sandboxed(modules: Mapping[str, str]) -> tuple[dict[str, str], list[RegoProblem]]:
     """The modules that call no forbidden builtin, and a located problem for each that
     does (it is not loaded at all)."""
     allowed: dict[str, str] = {}
     problems: list[RegoProblem] = []
     for name, source in modules.items():
-        # Blank out strings and comments, keeping offsets (and so line numbers).
-        code = _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+        code = code_only(source)
         match = _FORBIDDEN_CALL.search(code)
         if match is None:
             allowed[name] = source

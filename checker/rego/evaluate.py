@@ -15,7 +15,7 @@ from typing import Any
 
 from checker.mappings import merge_over
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
-from checker.rego.engine import RegoEngine, RegoError, RegoTimeout
+from checker.rego.engine import RegoEngine, RegoError, RegoTimeout, code_only
 from checker.rego.gatekeeper import Constraint, review
 from checker.rego.match import kinds_match
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
@@ -23,6 +23,8 @@ from checker.secrets import masked
 from checker.tiers import TIERS
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_WHOLE_DATA = re.compile(r"(?<![\w.])data\b(?!\s*\.\s*[A-Za-z_])")
+"""`data` not followed by a name: the whole data document (`data[x]`, `walk(data)`)."""
 
 ENGINE_UNUSABLE = frozenset({"connection", "unauthorized"})
 """Error kinds that say the engine cannot be reached at all (a remote OPA server)."""
@@ -58,6 +60,28 @@ class RegoPolicies:
 
     def infos(self) -> list[RuleInfo]:
         return [r.info for r in self.rules] + [c.info for c in self.constraints]
+
+    def inventory_kinds(self) -> tuple[Mapping[str, Any], ...] | None:
+        """The kinds the modules read from `data.inventory`, or None for all of it.
+
+        Each module that names the inventory says which kinds it reads in its package
+        METADATA (`custom.inventory`, in `match.kinds`' shape); one that does not, or that
+        reads `data` as a whole (`data[x]`, `walk(data)`), gets the whole inventory. OPA's
+        cost to prepare a query grows with the data (~40 ms per MB, per query text), so an
+        estate's inventory is sent only as far as it is read."""
+        kinds: list[Mapping[str, Any]] = []
+        for module in self.modules:
+            if module.is_test:
+                continue
+            code = code_only(module.source)
+            if _WHOLE_DATA.search(code):
+                return None
+            if "inventory" in code:
+                declared = (module.package_metadata.get("custom") or {}).get("inventory")
+                if declared is None:
+                    return None
+                kinds.extend(declared)
+        return tuple(kinds)
 
     def may_apply(self, obj: Mapping[str, Any]) -> bool:
         """Could a rule or constraint be asked about `obj`? False only when the kinds of
@@ -106,6 +130,8 @@ class RegoChecker:
         self._plain_query = ""
         self._plain_keys: set[str] = set()
         self._by_kind: dict[tuple[str, str], list[_Entry]] = {}
+        self._split = False
+        self._texts: dict[tuple[str, ...], str] = {}
 
     def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any]
               ) -> list[ToolError]:
@@ -149,6 +175,7 @@ class RegoChecker:
         self._plain_query = "; ".join(f"{e.key} := [x | x := {e.ref}]" for e in plain)
         self._plain_keys = {e.key for e in plain}
         self._by_kind.clear()
+        self._split = _objects_in(inventory) <= SPLIT_QUERIES_UP_TO
         return errors
 
     def check_many(self, items: Iterable[tuple[Manifest, Sequence[int]]], *,
@@ -171,11 +198,16 @@ class RegoChecker:
         plain = [position for position, (manifest, indexes) in enumerate(batch)
                  if each is not None and self._plain_usable(self._entries(manifest, indexes))]
         answers: dict[int, list[dict[str, Any]] | RegoError] = {}
-        if plain:
-            shown = [masked(batch[p][0].obj) for p in plain]
-            stream = each(self._plain_query, shown, self.timeout)
+        by_text: dict[str, list[int]] = {}
+        for position in plain:
+            manifest, indexes = batch[position]
+            by_text.setdefault(self._text_for(self._entries(manifest, indexes)), []).append(
+                position)
+        for text, positions in by_text.items():
+            shown = [masked(batch[p][0].obj) for p in positions]
+            stream = each(text, shown, self.timeout)
             try:
-                for position, answer in zip(plain, stream, strict=False):
+                for position, answer in zip(positions, stream, strict=False):
                     if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
                         raise answer
                     answers[position] = answer
@@ -185,6 +217,8 @@ class RegoChecker:
                         break
             finally:
                 stream.close()
+            if any(isinstance(answers.get(p), RegoTimeout) for p in positions):
+                break
         for position, (manifest, indexes) in enumerate(batch):
             yield self._check(manifest, indexes, answers.get(position))
 
@@ -233,7 +267,7 @@ class RegoChecker:
                     raise plain_answer
                 answers = self._plain_answers(plain_answer)
             elif self._plain_usable(entries):
-                answers = self._ask_plain(shown)
+                answers = self._ask_plain(entries, shown)
             else:
                 answers = self._ask(entries, payload)
         except RegoError as exc:
@@ -278,8 +312,23 @@ class RegoChecker:
             (e.ref if e.rule is _EXCEPTION_INFO else e.rule.id) in self._broken
             for e in (*self._rules, *self._exceptions))
 
-    def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
-        return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))
+    def _text_for(self, entries: Sequence[_Entry]) -> str:
+        """The plain query text an object is asked: every conftest rule and exception, or,
+        when the data is small (OPA prepares each text at a cost growing with the data),
+        only the rules its kind is asked about, one text per such set."""
+        if not self._split:
+            return self._plain_query
+        keys = tuple(e.key for e in entries)
+        text = self._texts.get(keys)
+        if text is None:
+            text = self._texts[keys] = "; ".join(f"{e.key} := [x | x := {e.ref}]"
+                                                 for e in entries)
+        return text
+
+    def _ask_plain(self, entries: Sequence[_Entry], shown: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+        return self._plain_answers(self.engine.query(self._text_for(entries), shown,
+                                                     self.timeout))
 
     def _plain_answers(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if not rows:
@@ -319,6 +368,21 @@ class RegoChecker:
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")
+
+
+SPLIT_QUERIES_UP_TO = 2000
+"""Inventory objects up to which each kind gets a query text of its own rules: OPA prepares
+every distinct text once per worker, at ~40 ms per MB of data (bench/rego.py); past this
+(~3 MB) one text holding every rule costs less than a few more prepares."""
+
+
+def _objects_in(inventory: Mapping[str, Any]) -> int:
+    """Objects in a Gatekeeper-shaped inventory (cluster[v][k][n], namespace[ns][v][k][n])."""
+    cluster = inventory.get("cluster") or {}
+    namespaced = inventory.get("namespace") or {}
+    return sum(len(names) for kinds in cluster.values() for names in kinds.values()) + sum(
+        len(names) for versions in namespaced.values() for kinds in versions.values()
+        for names in kinds.values())
 
 
 def _batch_query(entries: Sequence[_Entry]) -> str:

@@ -232,9 +232,10 @@ def _parse_metadata(text: str, path: str, line: int) -> Mapping[str, Any]:
             Severity.parse(str(severity))
         except ValueError as exc:
             raise RegoConversionError(f"METADATA custom.severity: {exc}", path, line) from None
-    problems = validate_kinds((custom or {}).get("kinds"), "custom.kinds")
-    if problems:
-        raise RegoConversionError(f"METADATA {'; '.join(problems)}", path, line)
+    for key in ("kinds", "inventory"):
+        problems = validate_kinds((custom or {}).get(key), f"custom.{key}")
+        if problems:
+            raise RegoConversionError(f"METADATA {'; '.join(problems)}", path, line)
     by_tier = (custom or {}).get("tier_severity")
     if by_tier is not None:
         if not isinstance(by_tier, dict) or set(by_tier) - set(TIERS):

@@ -99,6 +99,14 @@ containers(obj) := [entry |
 	}
 ]
 
+# The object under evaluation's, computed once per query and shared by every rule of the
+# pack (OPA caches rules, not function calls): what each rule would otherwise work out again.
+input_containers := containers(input)
+
+input_pod_spec := pod_spec(input)
+
+input_in_system_namespace if is_system_namespace(namespace(input))
+
 container_name(container) := container.name if is_string(container.name) else := "(unnamed)"
 
 # How a container is named in messages: "container odoo", "init container migrate".

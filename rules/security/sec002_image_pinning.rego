@@ -50,7 +50,7 @@ digest_pattern := `@sha256:[0-9a-f]{64}$`
 #     tiers that require it; let your CD tooling (Flux image automation, Renovate) bump the
 #     digests so that every change is a reviewed commit.
 deny contains result if {
-	some entry in lib.containers(input)
+	some entry in lib.input_containers
 	image := entry.container.image
 	is_string(image)
 	image != ""

@@ -60,7 +60,7 @@ host_namespaces := {
 #     namespace.
 deny contains result if {
 	not exempt
-	some entry in lib.containers(input)
+	some entry in lib.input_containers
 	entry.container.securityContext.privileged == true
 	result := {
 		"msg": sprintf("%s runs privileged: it has every capability and the node's devices, as root on the node", [lib.container_label(entry)]),
@@ -70,7 +70,7 @@ deny contains result if {
 
 deny contains result if {
 	not exempt
-	some entry in lib.containers(input)
+	some entry in lib.input_containers
 	entry.container.securityContext.allowPrivilegeEscalation == true
 	result := {
 		"msg": sprintf("%s sets allowPrivilegeEscalation: true: its processes may gain more privileges than they started with (setuid binaries, file capabilities)", [lib.container_label(entry)]),
@@ -80,7 +80,7 @@ deny contains result if {
 
 deny contains result if {
 	not exempt
-	spec := lib.pod_spec(input)
+	spec := lib.input_pod_spec
 	some field, consequence in host_namespaces
 	spec[field] == true
 	result := {
@@ -91,7 +91,7 @@ deny contains result if {
 
 deny contains result if {
 	not exempt
-	spec := lib.pod_spec(input)
+	spec := lib.input_pod_spec
 	some i, volume in spec.volumes
 	is_array(spec.volumes)
 	is_object(volume.hostPath)
@@ -101,4 +101,4 @@ deny contains result if {
 	}
 }
 
-exempt if lib.is_system_namespace(lib.namespace(input))
+exempt if lib.input_in_system_namespace

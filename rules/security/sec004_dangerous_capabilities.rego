@@ -49,7 +49,7 @@ import data.gitops_checker.security.lib
 #     dated exception.
 deny contains result if {
 	not exempt
-	some entry in lib.containers(input)
+	some entry in lib.input_containers
 	some j, capability in entry.container.securityContext.capabilities.add
 	is_array(entry.container.securityContext.capabilities.add)
 	reason := lib.dangerous_capability(capability)
@@ -59,4 +59,4 @@ deny contains result if {
 	}
 }
 
-exempt if lib.is_system_namespace(lib.namespace(input))
+exempt if lib.input_in_system_namespace

@@ -5,6 +5,11 @@
 # a builtin is only called once the type of its argument has been checked. Beware of
 # `not f(input.x)`: OPA evaluates `input.x` before the negation, so the expression is
 # undefined (not true) when the field is missing; negate a helper rule instead.
+# METADATA
+# scope: package
+# custom:
+#   inventory:  # the kinds these rules read from data.inventory (the rest is not sent to OPA)
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [Middleware, TLSOption]}
 package gitops_checker.tls.lib
 
 import rego.v1

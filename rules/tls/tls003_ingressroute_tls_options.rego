@@ -1,3 +1,8 @@
+# METADATA
+# scope: package
+# custom:
+#   inventory:  # the kinds these rules read from data.inventory (the rest is not sent to OPA)
+#     - {apiGroups: [traefik.io, traefik.containo.us], kinds: [TLSOption]}
 package gitops_checker.tls.ingressroute_tls_options
 
 import rego.v1

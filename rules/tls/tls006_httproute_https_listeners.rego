@@ -1,3 +1,9 @@
+# METADATA
+# scope: package
+# custom:
+#   inventory:  # the kinds these rules read from data.inventory (the rest is not sent to OPA)
+#     - {apiGroups: [gateway.networking.k8s.io], kinds: [Gateway, ListenerSet]}
+#     - {apiGroups: [""], kinds: [Namespace]}
 package gitops_checker.tls.httproute_https_listeners
 
 import rego.v1

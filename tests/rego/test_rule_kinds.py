@@ -1,7 +1,9 @@
 """Rego rules that declare their kinds (METADATA `custom.kinds`) are asked about those objects
-only; the declarations of the bundled packs are honest.
+only, and modules that declare the kinds they read from `data.inventory` (package METADATA
+`custom.inventory`) get only those; the declarations of the bundled packs are honest.
 
-Honest means: with the declarations ignored (every rule asked about every object), the
+Honest means: with the declarations ignored (every rule asked about every object, the
+whole inventory sent), the
 bundled packs find exactly what they find with them, over the example estate, a generated
 estate, and copies of every object they flag relabelled as every kind the corpus has. So
 scoping saves OPA the work and never hides a finding.
@@ -22,6 +24,7 @@ from checker.config import Config
 from checker.model import Manifest
 from checker.pipeline import run_check
 from checker.rego import evaluate
+from checker.rego.evaluate import RegoPolicies
 from checker.rego.match import kinds_match
 from checker.rego.policies import RegoConversionError, RegoModule, conftest_rules, read_module
 
@@ -31,9 +34,10 @@ ESTATE = REPO_ROOT / "fixtures" / "estates" / "odoo-finance"
 
 def _findings(path: Path, monkeypatch: pytest.MonkeyPatch | None = None
               ) -> set[tuple[str, str, str]]:
-    if monkeypatch is not None:  # every rule asked about every object
+    if monkeypatch is not None:  # every rule asked about every object, whole inventory
         monkeypatch.setattr(evaluate, "kinds_match", lambda kinds, obj: True)
         monkeypatch.setattr(evaluate.RegoPolicies, "may_apply", lambda self, obj: True)
+        monkeypatch.setattr(evaluate.RegoPolicies, "inventory_kinds", lambda self: None)
     run = run_check([str(path)], root=path, config=Config())
     if monkeypatch is not None:
         monkeypatch.undo()
@@ -152,3 +156,25 @@ def test_objects_of_other_kinds_never_reach_the_engine(tmp_path: Path) -> None:
     assert found == [("ONLYDEP", "seen Deployment"), ("SVC", "seen Service")]
     assert "ConfigMap" not in asked and {"Deployment", "Service"} <= set(asked)
 
+
+
+def _policies(*sources: str) -> RegoPolicies:
+    return RegoPolicies(modules=[read_module(source, f"p{i}.rego")
+                                 for i, source in enumerate(sources)])
+
+
+def test_inventory_kinds_come_from_the_modules_that_read_it() -> None:
+    declared = ("# METADATA\n# scope: package\n# custom:\n#   inventory: "
+                "[{apiGroups: [traefik.io], kinds: [Middleware]}]\npackage a\n\n"
+                "import rego.v1\n\nm contains x if { x := data.inventory.namespace[_] }\n")
+    silent = "package b\n\nimport rego.v1\n\nm contains x if { x := data.inventory.cluster }\n"
+    other = ("package c\n\nimport rego.v1\n\n# data.inventory in a comment\n"
+             "m := \"inventory\" if { input.data.x; data.c.y }\n")
+    whole = "package d\n\nimport rego.v1\n\nm := x if { x := data[input.kind] }\n"
+    assert _policies(declared).inventory_kinds() == (
+        {"apiGroups": ["traefik.io"], "kinds": ["Middleware"]},)
+    assert _policies(other).inventory_kinds() == ()  # nothing read: none sent
+    assert _policies(declared, silent).inventory_kinds() is None  # all of it
+    assert _policies(declared, whole).inventory_kinds() is None
+    assert _policies("package e\n\nimport rego.v1\n\nimport data\n\nm := data.x\n"
+                     ).inventory_kinds() is None
