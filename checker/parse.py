@@ -665,47 +665,55 @@ def _document_spans(text: str) -> Iterator[tuple[int, int, int, int | None]]:
         row += region.count("\n")
 
 
+_CONTENT = re.compile(r"^[ ]*[^ \n#]", re.MULTILINE)
+
+
 def _first_content_line(region: str, explicit: bool) -> int | None:
     """0-based line of the region where its content starts, None if it has none."""
-    for number, row in enumerate(region.split("\n")):
-        if explicit and number == 0:
-            row = row[3:]
-            if not _COMMENT_OR_BLANK.fullmatch(row.lstrip(" ")):
-                return 0
-            continue
-        if not _COMMENT_OR_BLANK.fullmatch(row):
-            return number
-    return None
+    start = 0
+    if explicit:
+        first_break = region.find("\n")
+        head = region[3:first_break if first_break >= 0 else len(region)].lstrip(" ")
+        if head and not head.startswith("#"):
+            return 0
+        if first_break < 0:
+            return None
+        start = first_break + 1
+    found = _CONTENT.search(region, start)
+    return None if found is None else region.count("\n", 0, found.start())
 
 
 def _agrees(data: Any) -> bool:
     """Whether the reference would read the same values; integral floats are made integers
-    in place, as the reference does (what JSON makes of them)."""
+    in place, as the reference does (what JSON makes of them). (Type identity, not
+    isinstance: yaml-rs builds plain dicts, lists and scalars; this walks every value.)"""
+    bools = YAML11_ONLY_BOOLS
     stack: list[tuple[Any, int]] = [(data, 0)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, depth = stack.pop()
+        node, depth = pop()
         if depth > _MAX_FAST_DEPTH:
             return False
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not isinstance(key, str) or key in YAML11_ONLY_BOOLS or len(key) > 1000:
+        kind = type(node)
+        if kind is dict:
+            items: Any = node.items()
+        elif kind is list:
+            items = enumerate(node)
+        else:
+            return _scalar_agrees(node)
+        for key, value in items:
+            if kind is dict and (type(key) is not str or key in bools or len(key) > 1000):
+                return False
+            of = type(value)
+            if of is str:
+                if value in bools:
                     return False
-                if isinstance(value, (dict, list)):
-                    stack.append((value, depth + 1))
-                elif not _scalar_agrees(value):
-                    return False
-                elif type(value) is float and value.is_integer() and abs(value) < 2**63:
-                    node[key] = int(value)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                if isinstance(value, (dict, list)):
-                    stack.append((value, depth + 1))
-                elif not _scalar_agrees(value):
-                    return False
-                elif type(value) is float and value.is_integer() and abs(value) < 2**63:
-                    node[index] = int(value)
-        elif not _scalar_agrees(node):
-            return False
+            elif of is dict or of is list:
+                push((value, depth + 1))
+            elif of is float and value.is_integer() and abs(value) < 2**63:
+                node[key] = int(value)
+            elif not _scalar_agrees(value):
+                return False
     return True
 
 

@@ -182,11 +182,17 @@ def _read_alike(value: Any) -> bool:
     """No key that may not have been a string: Kustomize refuses `1:` or `true:`, which
     the loader made strings (a quoted `"1":` is declined too, the quotes being gone here).
     Unquoted dates are flagged by the parser (`Document.plain_dates`)."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and resolve_plain(k) == STR and _read_alike(v)
-                   for k, v in value.items())
-    if isinstance(value, list):
-        return all(_read_alike(item) for item in value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if not isinstance(key, str) or resolve_plain(key) != STR:
+                    return False
+                if isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(item for item in node if isinstance(item, (dict, list)))
     return True
 
 
