@@ -1019,9 +1019,7 @@ class LinePositions:
         """`text`: a stream `parse_yaml` read by the fast path."""
         self._text = text
         self._lines = text.split("\n")
-        self._indents = [len(line) - len(line.lstrip(" "))
-                         if line.strip(" ") and not line.lstrip(" ").startswith("#") else -1
-                         for line in self._lines]
+        self._indents: list[int | None] = [None] * len(self._lines)  # worked out as visited
         self._spans = list(_document_spans(text))
         self._ends = [self._spans[i + 1][2] if i + 1 < len(self._spans) else len(self._lines)
                       for i in range(len(self._spans))]
@@ -1045,7 +1043,7 @@ class LinePositions:
         line = self._lines[content_row]
         if not isinstance(data, dict | list) or line.startswith("---"):
             return None
-        node: tuple[int, int] | None = (content_row, self._indents[content_row])
+        node: tuple[int, int] | None = (content_row, len(line) - len(line.lstrip(" ")))
         stop = self._ends[index]
         tokens = pointer_tokens(pointer)
         for step, token in enumerate(tokens):
@@ -1080,10 +1078,16 @@ class LinePositions:
 
     def _rows(self, start: int, stop: int) -> Iterator[tuple[int, int]]:
         """(row, indentation) of the rows in [start, stop) that are not blank or comments."""
-        indents = self._indents
+        indents, lines = self._indents, self._lines
         for row in range(start, stop):
-            if indents[row] >= 0:
-                yield row, indents[row]
+            indent = indents[row]
+            if indent is None:
+                line = lines[row]
+                content = line.lstrip(" ")
+                indent = indents[row] = len(line) - len(content) \
+                    if content and not content.startswith("#") else -1
+            if indent >= 0:
+                yield row, indent
 
     def _first_row(self, start: int, stop: int) -> tuple[int, int] | None:
         return next(self._rows(start, stop), None)
