@@ -9,8 +9,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from checker.drift.settings import DriftSettings
 from checker.drift.settings import settings_from as drift_settings
 from checker.errors import ConfigError
@@ -23,6 +21,7 @@ from checker.parse import Document, parse_yaml
 from checker.render.stage import RenderSettings
 from checker.render.stage import settings_from as render_settings
 from checker.resources import SCHEMAS_DIR as SCHEMA_ROOT
+from checker.resources import schema_errors
 from checker.tiers import TierPolicy
 from checker.versions import DEFAULT_VERSION
 
@@ -146,11 +145,10 @@ def load_config(path: Path | None, *, display: str | None = None) -> Config:
 
 
 def validate_config_data(data: Any, shown: str) -> None:
-    schema = json.loads(CONFIG_SCHEMA.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = schema_errors(CONFIG_SCHEMA, data)
     if not errors:
         return
+    schema = json.loads(CONFIG_SCHEMA.read_text(encoding="utf-8"))
     raise ConfigError("\n".join(_explain(error, schema, shown) for error in errors))
 
 

@@ -338,6 +338,8 @@ class RegoPhase:
         self._interval = sys.getswitchinterval()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[list[ToolError]]] = []
+        self._answers: queue.SimpleQueue[tuple[int, list[Outcome] | None]] = \
+            queue.SimpleQueue()
         policies = rules.rego
         policies = dataclasses.replace(
             policies, rules=[r for r in policies.rules if stamper.enabled(r.info)],
@@ -359,18 +361,25 @@ class RegoPhase:
         parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
         self._pool = ThreadPoolExecutor(max_workers=len(parts),
                                         thread_name_prefix="gitops-checker-rego")
-        self._answers: queue.SimpleQueue[tuple[int, list[Outcome] | None]] = \
-            queue.SimpleQueue()
-        self._futures = [self._pool.submit(_evaluate_rego, policies, config, inventory, data,
-                                           namespaces, part, self._stop,
-                                           self._answerer(index))
+        self._futures = [self._pool.submit(self._evaluate, index, policies, config, inventory,
+                                           data, namespaces, part)
                          for index, part in enumerate(parts)]
         # A thread that waited on its worker gets the interpreter back within this, not the
         # default 5 ms, while the main thread runs Python rules: answers stream in ~1 ms.
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
 
-    def _answerer(self, part: int) -> Callable[[list[Outcome] | None], None]:
-        return lambda outcomes: self._answers.put_nowait((part, outcomes))
+    def _evaluate(self, part: int, policies: RegoPolicies, config: Config,
+                  inventory: Mapping[str, Any], data: Mapping[str, Any],
+                  namespaces: Mapping[str, Mapping[str, Any]], subjects: Sequence[Manifest]
+                  ) -> list[ToolError]:
+        """A thread's work: its outcomes go to `findings` as they come, then None, whatever
+        happens (`findings` waits for the None of every thread)."""
+        try:
+            return _evaluate_rego(policies, config, inventory, data, namespaces, subjects,
+                                  self._stop,
+                                  lambda outcomes: self._answers.put_nowait((part, outcomes)))
+        finally:
+            self._answers.put_nowait((part, None))
 
     def cancel(self) -> None:
         """Stop asking (the run failed); waits for each worker's current objects."""
@@ -413,9 +422,9 @@ def _cores() -> int:
 def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[str, Any],
                    data: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
                    part: Sequence[Manifest], stop: threading.Event,
-                   answer: Callable[[list[Outcome] | None], None]) -> list[ToolError]:
-    """One OPA engine's share of the objects (a thread's work): outcomes are handed to
-    `answer` a few at a time as they are known, then None; the errors are returned."""
+                   answer: Callable[[list[Outcome]], None]) -> list[ToolError]:
+    """One OPA engine's share of the objects: outcomes are handed to `answer` a few at a
+    time as they are known; the errors are returned."""
     engine: RegoEngine
     if config.opa_url:
         from checker.rego.remote import RemoteEngine
@@ -453,7 +462,6 @@ def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[st
     finally:
         if outcomes:
             answer(outcomes)
-        answer(None)
         engine.close()
     return errors
 

@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import importlib.util
 import io
-import json
 import re
 import sys
 import traceback
@@ -40,10 +39,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jsonschema
-
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
-from checker.resources import SCHEMAS_DIR
+from checker.resources import SCHEMAS_DIR, schema_errors
 from checker.tiers import TierResolver
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{3}$")
@@ -181,9 +178,7 @@ def _rule_from_module(module: ModuleType, display: str, pack: str | None) -> Pyt
     if not isinstance(metadata, dict):
         raise RuleLoadError("no METADATA dictionary at module level", display, 1)
     line = _assignment_line(module, "METADATA")
-    schema = json.loads(_METADATA_SCHEMA.read_text(encoding="utf-8"))
-    problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(metadata),
-                      key=lambda e: list(map(str, e.absolute_path)))
+    problems = schema_errors(_METADATA_SCHEMA, metadata)
     if problems:
         explained = "; ".join(
             f"{'.'.join(map(str, e.absolute_path)) or 'METADATA'}: {e.message}"

@@ -8,6 +8,7 @@ estate, which wins over the bundled one. Schemas are looked up by group + versio
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -93,8 +94,12 @@ class SchemaSource:
     @cached_property
     def _builtin_dir(self) -> Any:
         suffix = "-local-strict" if self.strict else "-local"
-        base = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
-        return base.joinpath(f"v{self.kubernetes_version}.0{suffix}")
+        # Found, not imported: the package's own code imports `jsonschema` (~0.1 s), and
+        # only its data is used here.
+        spec = importlib.util.find_spec("kubernetes_validate")
+        places = list(spec.submodule_search_locations or ()) if spec is not None else []
+        base = Path(places[0]) if places else resources.files("kubernetes_validate")
+        return base.joinpath("kubernetes-json-schema", f"v{self.kubernetes_version}.0{suffix}")
 
     @cached_property
     def _registry(self) -> Any:

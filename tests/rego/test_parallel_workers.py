@@ -37,3 +37,17 @@ def test_shared_out_objects_give_the_single_worker_report(
     assert len(started) >= 3  # one more worker per core
     assert shared == single
     assert any(f.engine == "rego" for f in shared.findings)  # type: ignore[attr-defined]
+
+
+def test_a_worker_thread_that_fails_early_does_not_hang_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outcomes are handed over as they come; a thread that fails before its first object
+    (here: its engine cannot be made) must still say it is done, so the run ends with the
+    error instead of waiting for answers that never come."""
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("no engine")
+
+    monkeypatch.setattr(checker.pipeline, "WorkerEngine", broken)
+    with pytest.raises(RuntimeError, match="no engine"):
+        _report(monkeypatch, 10)
