@@ -32,16 +32,18 @@ import io
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
 from checker.resources import SCHEMAS_DIR, schema_errors
 from checker.tiers import TierResolver
+
+T = TypeVar("T")
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{3}$")
 """Python rule ids: a short upper-case prefix and three digits (TLS001, SOD012)."""
@@ -67,6 +69,18 @@ class Estate:
             index.setdefault((manifest.resource.group, manifest.resource.kind), []).append(
                 manifest)
         return index
+
+    @cached_property
+    def _shared(self) -> dict[Hashable, Any]:
+        return {}
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """What several rules work out from the whole estate (a coverage map, a workload's
+        replica range), computed once per run by the first rule that asks. Treat it as
+        read-only: every rule that asks gets the same object."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]  # type: ignore[no-any-return]
 
     @cached_property
     def _by_kind_and_namespace(self) -> Mapping[tuple[str, str, str], list[Manifest]]:

@@ -106,7 +106,12 @@ class Replicas:
 
 
 def replicas(estate: Estate, workload: Manifest) -> Replicas | None:
-    """None when the count cannot be read (the schema stage reports that)."""
+    """None when the count cannot be read (the schema stage reports that). Worked out once
+    per workload and run (AVL001–AVL003 all ask)."""
+    return estate.shared(("replicas", id(workload)), lambda: _replicas(estate, workload))
+
+
+def _replicas(estate: Estate, workload: Manifest) -> Replicas | None:
     scalers = [a for a in autoscalers(estate, workload) if a.min_replicas is not None]
     if scalers:
         lowest = min(scalers, key=lambda a: a.min_replicas or 0)

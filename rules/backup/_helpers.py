@@ -51,6 +51,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -295,6 +296,13 @@ class CoverageMap:
 
 
 def coverage_map(estate: Estate, options: Mapping[str, Any]) -> CoverageMap:
+    """Which schedule covers which volume: worked out once per run for each set of options
+    (BAK001–BAK003 all ask)."""
+    key = ("backup-coverage", json.dumps(options, sort_keys=True, default=repr))
+    return estate.shared(key, lambda: _coverage_map(estate, options))
+
+
+def _coverage_map(estate: Estate, options: Mapping[str, Any]) -> CoverageMap:
     result = CoverageMap(volumes(estate), schedules(estate))
     for volume in result.volumes:
         items = []
