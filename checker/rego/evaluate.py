@@ -130,8 +130,6 @@ class RegoChecker:
         self._plain_query = ""
         self._plain_keys: set[str] = set()
         self._by_kind: dict[tuple[str, str], list[_Entry]] = {}
-        self._split = False
-        self._texts: dict[tuple[str, ...], str] = {}
 
     def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any]
               ) -> list[ToolError]:
@@ -175,7 +173,6 @@ class RegoChecker:
         self._plain_query = "; ".join(f"{e.key} := [x | x := {e.ref}]" for e in plain)
         self._plain_keys = {e.key for e in plain}
         self._by_kind.clear()
-        self._split = _objects_in(inventory) <= SPLIT_QUERIES_UP_TO
         return errors
 
     def check_many(self, items: Iterable[tuple[Manifest, Sequence[int]]], *,
@@ -198,16 +195,11 @@ class RegoChecker:
         plain = [position for position, (manifest, indexes) in enumerate(batch)
                  if each is not None and self._plain_usable(self._entries(manifest, indexes))]
         answers: dict[int, list[dict[str, Any]] | RegoError] = {}
-        by_text: dict[str, list[int]] = {}
-        for position in plain:
-            manifest, indexes = batch[position]
-            by_text.setdefault(self._text_for(self._entries(manifest, indexes)), []).append(
-                position)
-        for text, positions in by_text.items():
-            shown = [masked(batch[p][0].obj) for p in positions]
-            stream = each(text, shown, self.timeout)
+        if plain:
+            shown = [masked(batch[p][0].obj) for p in plain]
+            stream = each(self._plain_query, shown, self.timeout)
             try:
-                for position, answer in zip(positions, stream, strict=False):
+                for position, answer in zip(plain, stream, strict=False):
                     if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
                         raise answer
                     answers[position] = answer
@@ -217,8 +209,6 @@ class RegoChecker:
                         break
             finally:
                 stream.close()
-            if any(isinstance(answers.get(p), RegoTimeout) for p in positions):
-                break
         for position, (manifest, indexes) in enumerate(batch):
             yield self._check(manifest, indexes, answers.get(position))
 
@@ -267,7 +257,7 @@ class RegoChecker:
                     raise plain_answer
                 answers = self._plain_answers(plain_answer)
             elif self._plain_usable(entries):
-                answers = self._ask_plain(entries, shown)
+                answers = self._ask_plain(shown)
             else:
                 answers = self._ask(entries, payload)
         except RegoError as exc:
@@ -312,23 +302,8 @@ class RegoChecker:
             (e.ref if e.rule is _EXCEPTION_INFO else e.rule.id) in self._broken
             for e in (*self._rules, *self._exceptions))
 
-    def _text_for(self, entries: Sequence[_Entry]) -> str:
-        """The plain query text an object is asked: every conftest rule and exception, or,
-        when the data is small (OPA prepares each text at a cost growing with the data),
-        only the rules its kind is asked about, one text per such set."""
-        if not self._split:
-            return self._plain_query
-        keys = tuple(e.key for e in entries)
-        text = self._texts.get(keys)
-        if text is None:
-            text = self._texts[keys] = "; ".join(f"{e.key} := [x | x := {e.ref}]"
-                                                 for e in entries)
-        return text
-
-    def _ask_plain(self, entries: Sequence[_Entry], shown: Mapping[str, Any]
-                   ) -> dict[str, Any]:
-        return self._plain_answers(self.engine.query(self._text_for(entries), shown,
-                                                     self.timeout))
+    def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
+        return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))
 
     def _plain_answers(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if not rows:
@@ -368,21 +343,6 @@ class RegoChecker:
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")
-
-
-SPLIT_QUERIES_UP_TO = 2000
-"""Inventory objects up to which each kind gets a query text of its own rules: OPA prepares
-every distinct text once per worker, at ~40 ms per MB of data (bench/rego.py); past this
-(~3 MB) one text holding every rule costs less than a few more prepares."""
-
-
-def _objects_in(inventory: Mapping[str, Any]) -> int:
-    """Objects in a Gatekeeper-shaped inventory (cluster[v][k][n], namespace[ns][v][k][n])."""
-    cluster = inventory.get("cluster") or {}
-    namespaced = inventory.get("namespace") or {}
-    return sum(len(names) for kinds in cluster.values() for names in kinds.values()) + sum(
-        len(names) for versions in namespaced.values() for kinds in versions.values()
-        for names in kinds.values())
 
 
 def _batch_query(entries: Sequence[_Entry]) -> str:
