@@ -588,7 +588,6 @@ def _unquoted(text: str) -> str:
     return _QUOTED_ON_ONE_LINE.sub(lambda m: m.group()[:m.start(1) - m.start()] + '""', text)
 
 
-_COMMENT_OR_BLANK = re.compile(r"[ ]*(?:#.*)?")
 _DEEP_ITEMS = re.compile(r"(?:-[ ]+){64}")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -606,6 +605,8 @@ def _unreadable(text: str) -> bool:
     if text.isascii():
         return _CONTROL.search(text) is not None
     return _UNREADABLE.search(text) is not None
+
+
 _MAX_FAST_DEPTH = 200
 _FAST_POLICY = yaml_rs.DuplicateKeyPolicy.Error if yaml_rs is not None else None
 
@@ -617,11 +618,11 @@ def _read_fast(text: str) -> list[Document] | None:
     yaml-rs reads YAML 1.2 with some 1.1 habits (`0b101`, `1_000` are numbers) and gives no
     positions. It is used only where its reading provably agrees: the text holds nothing
     `_declined` names, every document reads without error (a duplicate key is one), and
-    the values hold no string YAML 1.1 reads as a boolean or Kustomize as a date, no key
-    that is not a string, no number outside JSON's range, and no deeper nesting than
-    `_MAX_FAST_DEPTH`. Then the documents, their lines (from the `---` markers and the first
-    content line) and values equal the reference's; tests/test_parse_fast.py compares the
-    two over every fixture, generated estates and random streams.
+    the values hold no string YAML 1.1 reads as a boolean, no key that is not a string, no
+    number outside JSON's range, and no deeper nesting than `_MAX_FAST_DEPTH`. Then the
+    documents, their lines (from the `---` markers and the first content line) and values
+    equal the reference's; tests/properties/test_parse_fast.py compares the two over every
+    YAML file of the repository, a generated estate and random streams (docs/parsing.md).
     """
     if yaml_rs is None or _unreadable(text) or _deep_blocks(text) or _declined(text):
         return None
@@ -998,8 +999,12 @@ def walk_pointer(root: Node, pointer: str, *, value: bool = False) -> Node:
 
 # --- positions without composing --------------------------------------------------------------
 
-_PLAIN_KEY = re.compile(r"""[^\s'"#\-\[\]{},?:|>!&*%@`][^\n]*?(?=:(?: |$))|-[^\s\n][^\n]*?(?=:(?: |$))""")
+_PLAIN_KEY = re.compile(
+    r"""[^\s'"#\-\[\]{},?:|>!&*%@`][^\n]*?(?=:(?: |$))"""  # not starting with an indicator
+    r"""|-[^\s\n][^\n]*?(?=:(?: |$))""")  # or with a `-` that is not an item's
+"""A plain key, up to the first `:` followed by a space or the end of the line."""
 _QUOTED_KEY = re.compile(r""""([^"\\\n]*)"(?=[ ]*:(?: |$))|'([^'\n]*)'(?=[ ]*:(?: |$))""")
+"""A quoted key without escapes (or `''`): the text between its quotes."""
 
 
 class LinePositions:
