@@ -4,6 +4,7 @@ be exactly the one a single worker gives."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,5 +50,18 @@ def test_a_worker_thread_that_fails_early_does_not_hang_the_run(
         raise RuntimeError("no engine")
 
     monkeypatch.setattr(checker.pipeline, "WorkerEngine", broken)
-    with pytest.raises(RuntimeError, match="no engine"):
-        _report(monkeypatch, 10)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _report(monkeypatch, 10)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            raised.append(exc)
+
+    # In a thread, so that a hang fails this test instead of stalling the suite.
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the run waited for a Rego thread that had failed"
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
+    assert "no engine" in str(raised[0])
