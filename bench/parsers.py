@@ -35,10 +35,16 @@ def checker_reader(texts: list[str]) -> int:
     return sum(1 for t in texts for e in parse_yaml(t) if isinstance(e, Document))
 
 
+def checker_reference(texts: list[str]) -> int:
+    """The checker's reader without its yaml-rs fast path (libyaml + go-yaml's rules)."""
+    return sum(1 for t in texts for e in parse_yaml(t, fast=False) if isinstance(e, Document))
+
+
 def candidates() -> dict[str, Callable[[list[str]], int] | str]:
     found: dict[str, Callable[[list[str]], int] | str] = {
         "pyyaml CSafeLoader (floor)": csafe,
-        "checker.parse (chosen)": checker_reader,
+        "checker.parse (chosen: fast path, else reference)": checker_reader,
+        "checker.parse reference path only (fast=False)": checker_reference,
     }
     try:
         from ruamel.yaml import YAML

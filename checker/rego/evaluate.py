@@ -67,8 +67,8 @@ class RegoPolicies:
         Each module that names the inventory says which kinds it reads in its package
         METADATA (`custom.inventory`, in `match.kinds`' shape); one that does not, or that
         reads `data` as a whole (`data[x]`, `walk(data)`), gets the whole inventory. OPA's
-        cost to prepare a query grows with the data (~40 ms per MB, per query text), so an
-        estate's inventory is sent only as far as it is read."""
+        cost to prepare a query grows with the data (~65 ms per MB, per query text:
+        bench/rego.py), so an estate's inventory is sent only as far as it is read."""
         kinds: list[Mapping[str, Any]] = []
         for module in self.modules:
             if module.is_test:
