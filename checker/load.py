@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,21 +141,120 @@ def is_cluster_object(doc: Mapping[str, Any]) -> bool:
 
 
 def load(candidates: Iterable[Candidate], *, default_namespace: str | None = None,
-         progress: Any = None) -> LoadResult:
+         progress: Any = None, ahead: ReadAhead | None = None) -> LoadResult:
+    """`ahead`: a helper reading the last of the candidates (`ReadAhead.start`), whose
+    results are taken in their turn."""
     result = LoadResult()
-    for candidate in candidates:
-        if candidate.path is not None and candidate.path.name in IGNORED_FILENAMES:
-            continue
-        result.files += 1
-        _load_one(candidate, result, default_namespace)
+    wanted = [c for c in candidates
+              if c.path is None or c.path.name not in IGNORED_FILENAMES]
+    read_here = wanted if ahead is None else wanted[:len(wanted) - len(ahead.candidates)]
+    assert ahead is None or wanted[len(read_here):] == ahead.candidates
+    for candidate in read_here:
+        _record(candidate, read_one(candidate), result, default_namespace)
         if progress is not None:
             progress()
+    if ahead is not None:
+        for candidate, read in ahead.results():
+            _record(candidate, read, result, default_namespace)
+            if progress is not None:
+                progress()
+    result.files = len(wanted)
     return result
 
 
-def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str | None) -> None:
-    name = candidate.display
+Read = tuple[str | ToolError, list[Document | DocumentError]]
+"""A file's text (or why it cannot be read) and its documents as parsed."""
+
+
+def read_one(candidate: Candidate) -> Read:
     text = read_text(candidate)
+    if isinstance(text, ToolError) or not text.strip():
+        return text, []
+    is_json = candidate.display.lower().endswith(".json")
+    return text, list(parse_json(text) if is_json else parse_yaml(text))
+
+
+def _read_many(candidates: Sequence[Candidate]) -> list[Read]:
+    """The helper process's work."""
+    return [read_one(candidate) for candidate in candidates]
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+PARALLEL_READ_FILES = 1500
+"""From this many files, a helper process reads and parses the second half of them while
+this process lists the Kustomize tree and reads the first half: reading is most of the load,
+which would otherwise leave the second core idle (docs/performance.md). Below it, starting
+the helper costs about what it saves."""
+
+READ_AHEAD_CHUNK = 256
+"""Files the helper hands over at a time: the first are recorded here while it reads on."""
+
+
+class ReadAhead:
+    """Files read and parsed by a helper process, handed over in order.
+
+    The helper is `spawn`ed, as the OPA workers are (this process may have threads). If it
+    cannot start or fails, the files it has not handed over are read here instead, so the
+    result is the same either way: a parser error surfaces as it would here."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.candidates = list(candidates)
+        self._pool: Any = None
+        self._futures: list[Any] = []
+
+    @classmethod
+    def start(cls, candidates: Sequence[Candidate], *, cores: int) -> ReadAhead | None:
+        """A helper for the second half of `candidates`, when they are many enough and a
+        second core is there; None otherwise."""
+        wanted = [c for c in candidates
+                  if c.path is None or c.path.name not in IGNORED_FILENAMES]
+        if cores < 2 or len(wanted) < PARALLEL_READ_FILES or any(c.path is None for c in wanted):
+            return None
+        ahead = cls(wanted[len(wanted) // 2:])
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ahead._pool = ProcessPoolExecutor(max_workers=1,
+                                              mp_context=multiprocessing.get_context("spawn"))
+            ahead._futures = [ahead._pool.submit(_read_many,
+                                                 ahead.candidates[i:i + READ_AHEAD_CHUNK])
+                              for i in range(0, len(ahead.candidates), READ_AHEAD_CHUNK)]
+        except (OSError, RuntimeError, ImportError):
+            ahead.close()
+        return ahead
+
+    def results(self) -> Iterator[tuple[Candidate, Read]]:
+        handed = 0
+        try:
+            for future in self._futures:
+                try:
+                    reads = future.result()
+                except Exception:  # noqa: BLE001 - the helper's trouble: the rest are read here
+                    break
+                yield from zip(self.candidates[handed:handed + len(reads)], reads, strict=True)
+                handed += len(reads)
+        finally:
+            self.close(wait=handed == len(self.candidates))
+        for candidate in self.candidates[handed:]:
+            yield candidate, read_one(candidate)
+
+    def close(self, *, wait: bool = False) -> None:
+        """`wait`: for the helper to exit (it has nothing left to do)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _record(candidate: Candidate, read: Read, result: LoadResult,
+            default_namespace: str | None) -> None:
+    name = candidate.display
+    text, entries = read
     if isinstance(text, ToolError):
         result.errors.append(text)
         return
@@ -163,7 +262,6 @@ def _load_one(candidate: Candidate, result: LoadResult, default_namespace: str |
     if not text.strip():
         result.skipped.append(Skipped(name, "empty file"))
         return
-    entries = list(parse_json(text) if is_json else parse_yaml(text))
     result.parsed[name] = entries
     documents = [e for e in entries if isinstance(e, Document)]
     for entry in entries:
@@ -267,8 +365,12 @@ class Locator:
         key = (path, manifest.doc_index)
         lines = self._line_positions(path)
         if lines is not None:
+            # An object as written is its document's data (whatever else only makes the
+            # answer None): not read again.
+            as_written = manifest.origin is None and not manifest.patches and \
+                not manifest.location.pointer
             found = lines.position(manifest.doc_index, manifest.location.pointer + pointer,
-                                   value=value)
+                                   value=value, data=manifest.obj if as_written else None)
             if found is not None:
                 return found
         root = self._document_node(path, manifest.doc_index)

@@ -23,6 +23,9 @@ of the file from being read.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import json
 import math
 import re
@@ -421,6 +424,9 @@ def _expanded_size(root: Node, limit: int,
 
 
 _DOC_START = re.compile(r"^---(?:[ \t]|\r?$)", re.MULTILINE)
+_DOC_START_ROW = re.compile(r"\n(?=---(?:[ \t\n]|$))")
+"""`_DOC_START` after the first row, led by its line break (which the engine finds fast);
+the match ends where the marker's row starts. For LF-only texts."""
 _OTHER_BREAKS = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 """Line breaks besides LF and CRLF that libyaml (and go-yaml) count: CR, NEL, LS, PS."""
 
@@ -650,8 +656,9 @@ def _read_fast(text: str) -> list[Document] | None:
 def _document_spans(text: str) -> Iterator[tuple[int, int, int, int | None]]:
     """(start, end) characters, first row and content row (0-based; None: no content) of
     each document of a stream, split at its `---` lines; comments before the first `---`
-    are no document."""
-    starts = [m.start() for m in _DOC_START.finditer(text)]
+    are no document. (Texts the fast path reads: LF breaks only.)"""
+    starts = [0] if _DOC_START.match(text) else []
+    starts += [m.end() for m in _DOC_START_ROW.finditer(text)]
     regions: list[tuple[int, int, bool]] = []  # (start, end, explicit)
     if not starts or starts[0] != 0:
         regions.append((0, starts[0] if starts else len(text), False))
@@ -667,6 +674,8 @@ def _document_spans(text: str) -> Iterator[tuple[int, int, int, int | None]]:
 
 
 _CONTENT = re.compile(r"^[ ]*[^ \n#]", re.MULTILINE)
+_CONTENT_ROW = re.compile(r"\n[ ]*[^ \n#]")
+"""A row that is not blank or a comment, with the break before it."""
 
 
 def _first_content_line(region: str, explicit: bool) -> int | None:
@@ -1024,21 +1033,26 @@ class LinePositions:
         """`text`: a stream `parse_yaml` read by the fast path."""
         self._text = text
         self._lines = text.split("\n")
-        self._indents: list[int | None] = [None] * len(self._lines)  # worked out as visited
+        # Where each row starts (and where the text ends, as if one more row followed).
+        self._offsets = list(itertools.accumulate(map((1).__add__, map(len, self._lines)),
+                                                  initial=0))
         self._spans = list(_document_spans(text))
         self._ends = [self._spans[i + 1][2] if i + 1 < len(self._spans) else len(self._lines)
                       for i in range(len(self._spans))]
         self._data: dict[int, Any] = {}
         self._entries: dict[tuple[int, int, int], Any] = {}
 
-    def position(self, index: int, pointer: str, *, value: bool = False
-                 ) -> tuple[int, int] | None:
+    def position(self, index: int, pointer: str, *, value: bool = False,
+                 data: Any = None) -> tuple[int, int] | None:
+        """`data`: the document's values when the caller holds them (else they are read
+        again); anything else only makes the answer None."""
         if index >= len(self._spans) or yaml_rs is None:
             return None
         start, end, _, content_row = self._spans[index]
         if content_row is None:
             return None
-        data = self._data.get(index)
+        if data is None:
+            data = self._data.get(index)
         if data is None:
             try:
                 data = self._data[index] = yaml_rs.loads(self._text[start:end],
@@ -1081,21 +1095,27 @@ class LinePositions:
     # A node is (row, column) of where its text starts; a block collection at that place
     # spans the rows up to `stop`.
 
-    def _rows(self, start: int, stop: int) -> Iterator[tuple[int, int]]:
-        """(row, indentation) of the rows in [start, stop) that are not blank or comments."""
-        indents, lines = self._indents, self._lines
-        for row in range(start, stop):
-            indent = indents[row]
-            if indent is None:
-                line = lines[row]
-                content = line.lstrip(" ")
-                indent = indents[row] = len(line) - len(content) \
-                    if content and not content.startswith("#") else -1
-            if indent >= 0:
-                yield row, indent
+    def _row(self, offset: int) -> int:
+        return bisect.bisect_right(self._offsets, offset) - 1
 
     def _first_row(self, start: int, stop: int) -> tuple[int, int] | None:
-        return next(self._rows(start, stop), None)
+        """(row, indentation) of the first row in [start, stop) that is not blank or a
+        comment."""
+        found = _CONTENT_ROW.search(self._text, self._offsets[start] - 1, self._offsets[stop])
+        if found is None:
+            return None
+        row = self._row(found.end() - 1)
+        return row, found.end() - 1 - self._offsets[row]
+
+    def _rows_at(self, column: int, start: int, stop: int) -> list[int] | None:
+        """The rows in [start, stop) whose content starts at `column`, or None when one
+        starts left of it (comments and blank rows aside). Regular expressions led by the
+        line break (which the engine finds fast), not a loop over rows: this runs for every
+        collection a finding's path crosses. (`start` > 0: a row break comes before it.)"""
+        text, begin, end = self._text, self._offsets[start] - 1, self._offsets[stop]
+        if column and _shallower(column).search(text, begin, end) is not None:
+            return None
+        return [self._row(m.end()) for m in _at_column(column).finditer(text, begin, end)]
 
     def _mapping(self, node: tuple[int, int] | None, stop: int
                  ) -> list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] | None:
@@ -1106,13 +1126,11 @@ class LinePositions:
         if memo in self._entries:
             return self._entries[memo]  # type: ignore[no-any-return]
         row, column = node
-        starts = [row]
-        for other, indent in self._rows(row + 1, stop):
-            if indent < column:
-                self._entries[memo] = None
-                return None
-            if indent == column and not _is_item(self._lines[other], column):
-                starts.append(other)
+        rows = self._rows_at(column, row + 1, stop)
+        if rows is None:
+            self._entries[memo] = None
+            return None
+        starts = [row, *(other for other in rows if not _is_item(self._lines[other], column))]
         entries: list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] = []
         for number, start in enumerate(starts):
             end = starts[number + 1] if number + 1 < len(starts) else stop
@@ -1151,14 +1169,11 @@ class LinePositions:
         if memo in self._entries:
             return self._entries[memo]  # type: ignore[no-any-return]
         row, column = node
-        starts = [row]
-        for other, indent in self._rows(row + 1, stop):
-            if indent < column or (indent == column and
-                                   not _is_item(self._lines[other], column)):
-                self._entries[memo] = None
-                return None
-            if indent == column:
-                starts.append(other)
+        rows = self._rows_at(column, row + 1, stop)
+        if rows is None or not all(_is_item(self._lines[other], column) for other in rows):
+            self._entries[memo] = None
+            return None
+        starts = [row, *rows]
         items: list[tuple[tuple[int, int] | None, int]] = []
         for number, start in enumerate(starts):
             end = starts[number + 1] if number + 1 < len(starts) else stop
@@ -1169,6 +1184,20 @@ class LinePositions:
                          (self._first_row(start + 1, end), end))
         self._entries[memo] = items
         return items
+
+
+@functools.cache
+def _shallower(column: int) -> re.Pattern[str]:
+    """A row whose content (not a comment) starts left of `column`, with the break
+    before it."""
+    return re.compile(f"\\n {{0,{column - 1}}}[^ \\n#]")
+
+
+@functools.cache
+def _at_column(column: int) -> re.Pattern[str]:
+    """A row whose content (not a comment) starts at `column`, with the break before it
+    (the match ends where the row starts)."""
+    return re.compile(f"\\n(?= {{{column}}}[^ \\n#])")
 
 
 def _is_item(line: str, column: int) -> bool:

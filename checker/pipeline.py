@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import gc
 import hashlib
-import os
 import queue
 import sys
 import threading
@@ -34,7 +33,7 @@ from checker.exceptions import (
 )
 from checker.findings import RuleSettings, Stamper
 from checker.kinds import is_cluster_scoped
-from checker.load import LoadResult, Locator, load
+from checker.load import LoadResult, Locator, available_cores, load
 from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
 from checker.packs import RuleSet, RuleSources, load_rules, python_options
 from checker.pyrules import Estate, run_rules
@@ -356,7 +355,7 @@ class RegoPhase:
         data = _tier_data(estate, tiers)
         namespaces = {name: m.obj for name, m in estate.namespaces.items()}
         workers = 1 if config.opa_url or len(subjects) < PARALLEL_REGO_OBJECTS else \
-            max(1, min(_cores(), 4))
+            max(1, min(available_cores(), 4))
         size = max(1, -(-len(subjects) // workers))
         parts = [subjects[i:i + size] for i in range(0, len(subjects), size)] or [subjects]
         self._pool = ThreadPoolExecutor(max_workers=len(parts),
@@ -412,11 +411,6 @@ class RegoPhase:
                 self._pool = None
             sys.setswitchinterval(self._interval)
         return [finding for part in found for finding in part]
-
-
-def _cores() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
-    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[str, Any],

@@ -192,3 +192,81 @@ def test_a_directory_that_cannot_be_listed_is_an_error(tmp_path: Path) -> None:
     finally:
         os.chmod(tmp_path / "locked", 0o755)
     assert [(e.path, e.kind) for e in result.errors] == [("locked", "unreadable")]
+
+
+def _mixed_estate(root: Path, files: int) -> None:
+    """Plain manifests, multi-document streams, broken YAML, an empty file, a non-object,
+    undecodable bytes and JSON, in many files."""
+    contents: list[str | bytes] = [
+        DEPLOYMENT,
+        DEPLOYMENT.replace("web", "api") + "---\nkind: ConfigMap\napiVersion: v1\n"
+        "metadata: {name: c}\ndata: {a: 'on'}\n",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: [broken\n",
+        "",
+        "just: a mapping\n",
+        b"\xff\xfe\x00bad",
+    ]
+    for number in range(files):
+        content = contents[number % len(contents)]
+        name = f"d{number % 7}/f{number:04}.yaml"
+        write(root, {name: content})
+    write(root, {"z.json": '{"apiVersion": "v1", "kind": "Namespace", "metadata": '
+                           '{"name": "erp"}}'})
+
+
+def _outcome(result: object) -> tuple[object, ...]:
+    from checker.load import LoadResult
+
+    assert isinstance(result, LoadResult)
+    return (result.manifests, result.errors, result.skipped, result.parsed, result.files,
+            {name: (s.text, s.is_json, s.fast) for name, s in result.sources.items()},
+            result.chunks, result.ambiguous)
+
+
+def test_a_helper_reading_half_the_files_loads_the_same(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker import load as loading
+
+    _mixed_estate(tmp_path, 120)
+    candidates, _ = discover([str(tmp_path)], tmp_path)
+    alone = load(candidates)
+    monkeypatch.setattr(loading, "PARALLEL_READ_FILES", 10)
+    monkeypatch.setattr(loading, "READ_AHEAD_CHUNK", 16)
+    ticks: list[None] = []
+    ahead = loading.ReadAhead.start(candidates, cores=2)
+    assert ahead is not None and len(ahead.candidates) == len(candidates) - len(candidates) // 2
+    helped = load(candidates, ahead=ahead, progress=lambda: ticks.append(None))
+    assert _outcome(helped) == _outcome(alone)
+    assert len(ticks) == len(candidates)
+    assert alone.errors and alone.skipped and alone.manifests  # the estate has each
+
+
+def test_a_helper_is_not_started_for_few_files_or_one_core(tmp_path: Path) -> None:
+    from checker.load import PARALLEL_READ_FILES, ReadAhead
+
+    _mixed_estate(tmp_path, 20)
+    candidates, _ = discover([str(tmp_path)], tmp_path)
+    assert len(candidates) < PARALLEL_READ_FILES
+    assert ReadAhead.start(candidates, cores=2) is None
+    assert ReadAhead.start(candidates * 200, cores=1) is None
+
+
+def test_files_a_failed_helper_did_not_hand_over_are_read_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from checker import load as loading
+
+    _mixed_estate(tmp_path, 60)
+    candidates, _ = discover([str(tmp_path)], tmp_path)
+    alone = load(candidates)
+    monkeypatch.setattr(loading, "PARALLEL_READ_FILES", 10)
+    monkeypatch.setattr(loading, "READ_AHEAD_CHUNK", 8)
+    ahead = loading.ReadAhead.start(candidates, cores=2)
+    assert ahead is not None
+    for process in list(ahead._pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)  # before it hands anything over
+    futures = list(ahead._futures)
+    helped = load(candidates, ahead=ahead)
+    assert _outcome(helped) == _outcome(alone)
+    assert all(f.exception() is not None for f in futures)

@@ -29,7 +29,7 @@ from checker.discover import (
     repository_top,
 )
 from checker.kinds import is_cluster_scoped
-from checker.load import LoadResult, load
+from checker.load import LoadResult, ReadAhead, available_cores, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
 from checker.render import NotRendered, Rendered, RenderOrigin, apps, helm, kustomize
 from checker.render.plain import Parsed, render_plain
@@ -86,10 +86,17 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     def display(path: Path) -> str:  # asked again and again of the same paths
         return relative_display(real_path(path), real_root)
 
-    directories = {c.path.parent for c in candidates if c.path is not None}
-    tree = kustomize.scan(directories, display, repository_top(root))
-    consumed = {display(p) for p in tree.consumed_files()}
-    loaded = load(candidates, default_namespace=default_namespace, progress=progress)
+    # Half of many files are read by a helper while the Kustomize tree is listed here.
+    ahead = ReadAhead.start(candidates, cores=available_cores())
+    try:
+        directories = {c.path.parent for c in candidates if c.path is not None}
+        tree = kustomize.scan(directories, display, repository_top(root))
+        consumed = {display(p) for p in tree.consumed_files()}
+        loaded = load(candidates, default_namespace=default_namespace, progress=progress,
+                      ahead=ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
     written: dict[str, list[Manifest]] = {}
     for manifest in loaded.manifests:
         written.setdefault(manifest.location.path or "", []).append(manifest)
