@@ -269,25 +269,41 @@ def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
     other objects) still run."""
     outcomes: list[PythonOutcome] = []
     errors: list[ToolError] = []
+    targets = estate.manifests if subjects is None else subjects
+    by_kind: dict[tuple[str, str], list[int]] = {}  # (group, kind): positions in `targets`
+    for position, manifest in enumerate(targets):
+        by_kind.setdefault((manifest.resource.group, manifest.resource.kind), []).append(
+            position)
     for rule in rules:
         ctx = RuleContext({**rule.options, **options.get(rule.info.id, {})}, estate, tiers)
         if rule.scope == "estate":
             outcomes.extend(_run_estate_rule(rule, estate, ctx, errors))
             continue
-        for manifest in estate.manifests if subjects is None else subjects:
-            if not rule.applies_to(manifest):
-                continue
-            try:
-                with _silenced():
+        with _silenced():
+            for manifest in _applicable(rule, targets, by_kind):
+                try:
                     for item in rule.check(manifest, ctx):
                         violation = _as_violation(item)
                         if violation is None:
                             errors.append(_yield_error(rule, item, manifest))
                         else:
                             outcomes.append(PythonOutcome(rule.info, violation, manifest))
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken rule must not stop the run
-                errors.append(_rule_error(rule, exc, manifest))
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken rule must not stop the run
+                    errors.append(_rule_error(rule, exc, manifest))
     return outcomes, errors
+
+
+def _applicable(rule: PythonRule, targets: Sequence[Manifest],
+                by_kind: Mapping[tuple[str, str], list[int]]) -> Sequence[Manifest]:
+    """The targets of a per-object rule's kinds, in their order (`rule.applies_to` for
+    each, asked once per kind)."""
+    if rule.kinds is None:
+        return targets
+    kinds = rule.kinds
+    positions = sorted(position for (group, kind), found in by_kind.items()
+                       if (group, kind) in kinds or (None, kind) in kinds
+                       for position in found)
+    return [targets[position] for position in positions]
 
 
 def _run_estate_rule(rule: PythonRule, estate: Estate, ctx: RuleContext,

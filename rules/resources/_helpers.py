@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -126,7 +127,7 @@ def namespace_of(manifest: Manifest) -> str | None:
 def find_configmap(estate: Estate, namespace: str | None, name: str) -> Manifest | None:
     """The ConfigMap `name` of `namespace` declared in the estate (the last declaration)."""
     found = None
-    for manifest in estate.of_kind("ConfigMap", ""):
+    for manifest in estate.of_kind_in(namespace or "", "ConfigMap", ""):
         if manifest.resource.name == name and manifest.resource.namespace == namespace:
             found = manifest
     return found
@@ -264,11 +265,14 @@ class Setting:
     from_command_line: bool
 
 
-def _split(text: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _split(text: str) -> tuple[str, ...]:
+    """Shell words (or blank-separated ones when the quoting is broken); kept per text, as
+    the same command lines and config lines recur across an estate's workloads."""
     try:
-        return shlex.split(text)
+        return tuple(shlex.split(text))
     except ValueError:
-        return text.split()
+        return tuple(text.split())
 
 
 def command_tokens(container: Container) -> list[tuple[str, str]]:
