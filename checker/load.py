@@ -351,6 +351,7 @@ class Locator:
 
     def __init__(self, result: LoadResult, *, cache_size: int = 64) -> None:
         self._sources = result.sources
+        self._parsed = result.parsed
         self._chunks = result.chunks
         self._chunk_nodes: OrderedDict[tuple[str, int], DocumentComposer] = OrderedDict()
         self._line_index: OrderedDict[str, LinePositions] = OrderedDict()
@@ -365,12 +366,9 @@ class Locator:
         key = (path, manifest.doc_index)
         lines = self._line_positions(path)
         if lines is not None:
-            # An object as written is its document's data (whatever else only makes the
-            # answer None): not read again.
-            as_written = manifest.origin is None and not manifest.patches and \
-                not manifest.location.pointer
             found = lines.position(manifest.doc_index, manifest.location.pointer + pointer,
-                                   value=value, data=manifest.obj if as_written else None)
+                                   value=value, data=self._document_data(path,
+                                                                         manifest.doc_index))
             if found is not None:
                 return found
         root = self._document_node(path, manifest.doc_index)
@@ -395,6 +393,18 @@ class Locator:
                 return path, node.start_mark.line + 1 + self._chunks[(path, doc_index)][1], \
                     node.start_mark.column + 1
         return manifest.location.path, line, column
+
+    def _document_data(self, path: str, doc_index: int) -> Any:
+        """The document's values as the load read them (None: not at hand), so that
+        `LinePositions` need not read it again."""
+        entries = self._parsed.get(path)
+        if entries is None:
+            return None
+        entry = entries[doc_index] if doc_index < len(entries) else None
+        if not isinstance(entry, Document) or entry.index != doc_index:
+            entry = next((e for e in entries if isinstance(e, Document) and
+                          e.index == doc_index), None)
+        return entry.data if entry is not None else None
 
     def _line_positions(self, path: str) -> LinePositions | None:
         """The cheap way (no composing), for files the fast path reads."""
