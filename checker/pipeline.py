@@ -42,7 +42,7 @@ from checker.rego.evaluate import Outcome, RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import Constraint, constraint_crd
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.match import MatchError, constraint_matches, kinds_match
-from checker.rego.worker import WorkerEngine
+from checker.rego.worker import WorkerEngine, discard_spare, start_spare
 from checker.render.stage import RULES as RENDER_RULES
 from checker.render.stage import (
     EstateLoad,
@@ -106,6 +106,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     # (tests, a server) collects it as usual afterwards.
     collecting = gc.isenabled()
     gc.disable()
+    if with_rules and not config.opa_url:
+        start_spare()  # the OPA worker starts up while the estate loads
     try:
         estate_load = load_declared(paths, root=root, config=config, progress=progress,
                                     render_cache=render_cache)
@@ -115,6 +117,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         return _checked(estate_load, root=root, config=config, policy_dirs=policy_dirs,
                         baseline=baseline, today=today, focus=focus, with_rules=with_rules)
     finally:
+        discard_spare()  # not taken: no Rego rule was evaluated
         gc.unfreeze()
         if collecting:
             gc.enable()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -79,6 +80,61 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
                 f"the OPA engine failed: {type(exc).__name__}")])))
 
 
+_spare: tuple[Any, multiprocessing.connection.Connection] | None = None
+_spare_lock = threading.Lock()
+
+
+def start_spare() -> None:
+    """Start an OPA worker before it is needed (while the estate loads), so that its process
+    start and the engine's import (~0.1 s) happen beside other work: the next
+    `WorkerEngine` takes it. `discard_spare` ends one that was not taken."""
+    global _spare
+    with _spare_lock:
+        if _spare is None:
+            _spare = _spawn()
+
+
+def discard_spare() -> None:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None:
+        _end(*spare)
+
+
+def _take_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None and not spare[0].is_alive():
+        _end(*spare)
+        return None
+    return spare
+
+
+def _spawn() -> tuple[Any, multiprocessing.connection.Connection]:
+    parent, child = _CONTEXT.Pipe()
+    quiet = not os.environ.get("GITOPS_CHECKER_DEBUG")
+    process = _CONTEXT.Process(target=_serve, args=(child, quiet), daemon=True,
+                               name="gitops-checker-opa")
+    process.start()
+    child.close()
+    return process, parent
+
+
+def _end(process: Any, conn: multiprocessing.connection.Connection) -> None:
+    """Ask a worker to stop, and make sure it does."""
+    try:
+        conn.send(("stop",))
+    except (OSError, ValueError):
+        pass
+    conn.close()
+    process.join(timeout=0.5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
 class WorkerEngine:
     """A `RegoEngine` whose queries can time out."""
 
@@ -145,13 +201,7 @@ class WorkerEngine:
         self._stop()
 
     def _start(self) -> list[RegoProblem]:
-        parent, child = _CONTEXT.Pipe()
-        quiet = not os.environ.get("GITOPS_CHECKER_DEBUG")
-        self._process = _CONTEXT.Process(target=_serve, args=(child, quiet), daemon=True,
-                                         name="gitops-checker-opa")
-        self._process.start()
-        child.close()
-        self._conn = parent
+        self._process, self._conn = _take_spare() or _spawn()
         self._conn.send(("load", self._modules, self._data))
         # Loading is bounded by the size of the policies, not by input: no timeout.
         problems: list[RegoProblem] = self._receive(None, "")
@@ -178,16 +228,8 @@ class WorkerEngine:
         return payload
 
     def _stop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.send(("stop",))
-            except (OSError, ValueError):
-                pass
-            self._conn.close()
-            self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=0.5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._process = None
+        process, conn, self._process, self._conn = self._process, self._conn, None, None
+        if conn is not None and process is not None:
+            _end(process, conn)
+        elif conn is not None:
+            conn.close()

@@ -1,0 +1,84 @@
+"""The spare OPA worker: started while the estate loads, taken by the next engine, ended when
+no engine takes it, and never handed over dead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checker.rego import worker
+from checker.rego.worker import WorkerEngine, discard_spare, start_spare
+
+MODULE = "package t\n\nimport rego.v1\n\ndoubled := input.n * 2\n"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_spare_left() -> Iterator[None]:
+    discard_spare()
+    yield
+    discard_spare()
+
+
+def test_an_engine_takes_the_spare() -> None:
+    start_spare()
+    spare = worker._spare
+    assert spare is not None
+    engine = WorkerEngine()
+    try:
+        assert engine.load({"t.rego": MODULE}, {}) == []
+        assert engine._process is spare[0] and worker._spare is None
+        assert engine.query("x := data.t.doubled", {"n": 21}) == [{"x": 42}]
+    finally:
+        engine.close()
+    assert not spare[0].is_alive()
+
+
+def test_a_spare_nobody_takes_is_ended() -> None:
+    start_spare()
+    spare = worker._spare
+    assert spare is not None
+    start_spare()  # one spare at a time
+    assert worker._spare is spare
+    discard_spare()
+    assert worker._spare is None and not spare[0].is_alive()
+
+
+def test_a_dead_spare_is_not_taken() -> None:
+    start_spare()
+    spare = worker._spare
+    assert spare is not None
+    os.kill(spare[0].pid, signal.SIGKILL)
+    spare[0].join(timeout=10)
+    engine = WorkerEngine()
+    try:
+        assert engine.load({"t.rego": MODULE}, {}) == []
+        assert engine._process is not spare[0]
+        assert engine.query("x := data.t.doubled", {"n": 2}) == [{"x": 4}]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_a_check_leaves_no_worker_behind(tmp_path: Path, bundled: bool) -> None:
+    """Whether its OPA worker took the spare (bundled packs) or no Rego rule was there to
+    take it (none), no child process is left when a check returns."""
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                      "  name: c\n  namespace: erp\ndata: {a: b}\n")
+    script = (
+        "import multiprocessing, sys\n"
+        "from pathlib import Path\n"
+        "from checker.config import Config\n"
+        "from checker.pipeline import run_check\n"
+        "root = Path(sys.argv[1])\n"
+        f"run = run_check([str(root)], root=root, config=Config(bundled_packs={bundled}))\n"
+        "print(len(run.report.findings), len(multiprocessing.active_children()))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split()[1] == "0"
