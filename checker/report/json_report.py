@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, TextIO
 
 from checker.model import Finding, Report, ToolError
+from checker.report import jsontext
 
 SCHEMA_VERSION = 1
 
@@ -64,8 +64,7 @@ def _error(e: ToolError) -> dict[str, Any]:
 
 
 def write(report: Report, out: TextIO) -> None:
-    out.write(escape_surrogates(json.dumps(to_dict(report), indent=2, sort_keys=False,
-                                           ensure_ascii=False, allow_nan=False)))
+    out.write(escape_surrogates(jsontext.dumps(to_dict(report))))
     out.write("\n")
 
 

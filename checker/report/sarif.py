@@ -8,7 +8,6 @@ never mistakes a partial run for a clean one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from checker.model import (
     Severity,
     ToolError,
 )
+from checker.report import jsontext
 from checker.report.json_report import escape_surrogates
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -52,7 +52,7 @@ def level(severity: Severity) -> str:
 
 
 def write(report: Report, out: TextIO) -> None:
-    out.write(escape_surrogates(json.dumps(build(report), indent=2, ensure_ascii=False)))
+    out.write(escape_surrogates(jsontext.dumps(build(report), allow_nan=True)))
     out.write("\n")
 
 
