@@ -160,7 +160,7 @@ def scan(directories: Iterable[Path], display: Any, top: Path | None = None) -> 
     for messages."""
     top = top.resolve() if top is not None else None
     tree = KustomizeTree()
-    pending = sorted({d.resolve() for d in directories})
+    pending = sorted({real_path(d) for d in directories})
     while pending:
         directory = pending.pop()
         if directory in tree.kustomizations:
@@ -262,7 +262,7 @@ def _read(directory: Path, file: Path, display: Any,
             kustomization.remote.append(_display_url(entry))
             continue
         try:
-            target = (directory / entry).resolve()
+            target = real_path(directory / entry)
             is_dir = target.is_dir()
         except (OSError, RuntimeError, ValueError):
             problems.append(NotRendered(display(file), f"resource {entry!r} cannot be read "
@@ -280,7 +280,7 @@ def _read(directory: Path, file: Path, display: Any,
         else:
             kustomization.local_files.append(target)
     try:
-        kustomization.patch_files = [p.resolve() for p in kustomization.patch_files]
+        kustomization.patch_files = [real_path(p) for p in kustomization.patch_files]
     except (OSError, RuntimeError, ValueError):
         kustomization.patch_files = []
     return kustomization

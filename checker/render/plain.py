@@ -178,6 +178,10 @@ def _objects(file: Path, entries: Sequence[Document | DocumentError] | None
     return found
 
 
+_STRING_KEYS: set[str] = set()
+"""Keys that read as strings, plain or not (the same few hundred recur in every object)."""
+
+
 def _read_alike(value: Any) -> bool:
     """No key that may not have been a string: Kustomize refuses `1:` or `true:`, which
     the loader made strings (a quoted `"1":` is declined too, the quotes being gone here).
@@ -187,8 +191,11 @@ def _read_alike(value: Any) -> bool:
         node = stack.pop()
         if isinstance(node, dict):
             for key, item in node.items():
-                if not isinstance(key, str) or resolve_plain(key) != STR:
-                    return False
+                if key not in _STRING_KEYS:
+                    if not isinstance(key, str) or resolve_plain(key) != STR:
+                        return False
+                    if len(_STRING_KEYS) < 65536:
+                        _STRING_KEYS.add(key)
                 if isinstance(item, (dict, list)):
                     stack.append(item)
         elif isinstance(node, list):
