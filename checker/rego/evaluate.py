@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from checker.mappings import merge_over
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
@@ -21,6 +21,8 @@ from checker.rego.match import kinds_match
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
 from checker.secrets import masked
 from checker.tiers import TIERS
+
+T = TypeVar("T")
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _WHOLE_DATA = re.compile(r"(?<![\w.])data\b(?!\s*\.\s*[A-Za-z_])")
@@ -179,38 +181,92 @@ class RegoChecker:
                    chunk: int = 64) -> Iterator[tuple[list[Outcome], list[ToolError]]]:
         """`check` over many objects, in order. Objects the plain query serves are asked
         together when the engine can stream answers (the worker): OPA evaluates the next
-        while this process reads the last."""
+        while this process reads the last. The worker should never wait for this process:
+        the next batch is made ready (its request pickled) while OPA answers this one, and
+        asked before this one's objects are judged when judging them asks OPA nothing."""
         each = getattr(self.engine, "query_each", None)
-        batch: list[tuple[Manifest, Sequence[int]]] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) == chunk:
-                yield from self._check_batch(batch, each)
-                batch = []
-        if batch:
-            yield from self._check_batch(batch, each)
+        batches = _batches(items, chunk)
+        batch = next(batches, None)
+        plan = self._plan(batch, each) if batch is not None else None
+        asking: _Asking | None = None  # the batch's plain query, when asked ahead
+        try:
+            while batch is not None and plan is not None:
+                asking = asking or self._open(plan, each)
+                following = next(batches, None)
+                ahead = None
+                while self._read_one(asking):
+                    if ahead is None and following is not None:
+                        ahead = self._plan(following, each)  # while OPA works on the rest
+                answers, asking = asking.answers, None
+                if following is not None and ahead is not None and \
+                        self._judged_from(plan, answers):
+                    asking = self._open(ahead, each)
+                for position, (manifest, indexes) in enumerate(batch):
+                    yield self._check(manifest, indexes, answers.get(position))
+                # What each object is asked depends on the rules switched off so far: a
+                # plan made before this batch's were is made again.
+                if following is not None and (ahead is None or ahead.broken != self._broken):
+                    ahead = self._plan(following, each)
+                batch, plan = following, ahead
+        finally:
+            if asking is not None:
+                asking.close()
 
-    def _check_batch(self, batch: Sequence[tuple[Manifest, Sequence[int]]], each: Any
-                     ) -> Iterator[tuple[list[Outcome], list[ToolError]]]:
-        plain = [position for position, (manifest, indexes) in enumerate(batch)
-                 if each is not None and self._plain_usable(self._entries(manifest, indexes))]
-        answers: dict[int, list[dict[str, Any]] | RegoError] = {}
-        if plain:
-            shown = [masked(batch[p][0].obj) for p in plain]
-            stream = each(self._plain_query, shown, self.timeout)
-            try:
-                for position, answer in zip(plain, stream, strict=False):
-                    if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
-                        raise answer
-                    answers[position] = answer
-                    if isinstance(answer, RegoTimeout):
-                        # Find the rule at fault (and switch it off) before asking the rest
-                        # of the batch, which `_check` then asks one by one.
-                        break
-            finally:
-                stream.close()
+    def _plan(self, batch: Sequence[tuple[Manifest, Sequence[int]]], each: Any) -> _Plan:
+        """Which objects of a batch the plain query serves, their inputs and the request."""
+        asked, plain = [], []
         for position, (manifest, indexes) in enumerate(batch):
-            yield self._check(manifest, indexes, answers.get(position))
+            entries = self._entries(manifest, indexes)
+            if entries:
+                asked.append(position)
+                if each is not None and self._plain_usable(entries):
+                    plain.append(position)
+        shown = [masked(batch[p][0].obj) for p in plain]
+        encode = getattr(self.engine, "encode_each", None)
+        encoded = encode(self._plain_query, shown) if plain and encode is not None else None
+        return _Plan(asked, plain, shown, encoded, frozenset(self._broken))
+
+    def _open(self, plan: _Plan, each: Any) -> _Asking:
+        """Ask a batch's plain query: the request is sent (the first answer read)."""
+        if not plan.plain:
+            return _Asking(plan, None)
+        stream = each(self._plain_query, plan.shown, self.timeout, encoded=plan.encoded) \
+            if plan.encoded is not None else each(self._plain_query, plan.shown, self.timeout)
+        asking = _Asking(plan, stream)
+        self._read_one(asking)
+        return asking
+
+    @staticmethod
+    def _read_one(asking: _Asking) -> bool:
+        """Read the next answer; False when there are no more (all read, or a timeout: the
+        rule at fault is found and switched off by `_check` before the rest of the batch
+        is asked, one by one)."""
+        stream = asking.stream
+        if stream is None:
+            return False
+        try:
+            answer = next(stream, None)
+            if answer is None:
+                asking.close()
+                return False
+            if isinstance(answer, RegoError) and answer.kind in ENGINE_UNUSABLE:
+                raise answer
+            asking.answers[asking.plan.plain[len(asking.answers)]] = answer
+            if isinstance(answer, RegoTimeout) or len(asking.answers) == len(asking.plan.plain):
+                asking.close()
+                return False
+            return True
+        except BaseException:
+            asking.close()
+            raise
+
+    @staticmethod
+    def _judged_from(plan: _Plan, answers: Mapping[int, Any]) -> bool:
+        """Whether judging the batch's objects asks the engine nothing: every object asked
+        is served by the plain query, which answered each without error."""
+        return len(plan.plain) == len(plan.asked) and all(
+            not isinstance(answers.get(position, RegoError("", [])), RegoError)
+            for position in plan.plain)
 
     def _entries(self, manifest: Manifest, constraint_indexes: Sequence[int]) -> list[_Entry]:
         """What `manifest` is asked: the conftest rules whose kinds it is (and that are not
@@ -246,24 +302,22 @@ class RegoChecker:
         entries = self._entries(manifest, constraint_indexes)
         if not entries:
             return [], []
-        # Policies never see Secret values; `review` is rebuilt around the object in Rego,
-        # so the object crosses into OPA once.
-        shown = masked(manifest.obj)
-        payload = {"object": shown, "review": review(manifest)}
         errors: list[ToolError] = []
+        plain = self._plain_usable(entries)
         try:
-            if self._plain_usable(entries) and plain_answer is not None:
+            if plain and plain_answer is not None:
                 if isinstance(plain_answer, RegoError):
                     raise plain_answer
                 answers = self._plain_answers(plain_answer)
-            elif self._plain_usable(entries):
-                answers = self._ask_plain(shown)
+            elif plain:
+                answers = self._ask_plain(masked(manifest.obj))
             else:
-                answers = self._ask(entries, payload)
+                answers = self._ask(entries, _payload(manifest))
         except RegoError as exc:
             if exc.kind in ENGINE_UNUSABLE:
                 raise  # not a rule's fault: asking each rule again would only repeat it
             answers = {}
+            payload = _payload(manifest)
             for entry in entries:
                 try:
                     answers.update(self._ask([entry], payload))
@@ -339,6 +393,52 @@ class RegoChecker:
         return ToolError("policy", f"rule {entry.rule.id} ({entry.where}) {what} on "
                          f"{manifest.resource.display()}", manifest.location.path,
                          manifest.location.line)
+
+
+def _payload(manifest: Manifest) -> dict[str, Any]:
+    """The batch query's input. Policies never see Secret values; `review` is rebuilt around
+    the object in Rego, so the object crosses into OPA once."""
+    return {"object": masked(manifest.obj), "review": review(manifest)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A batch made ready: the positions asked anything, those the plain query serves and
+    their inputs, the request pickled (None: the engine sends its own), and the rules off
+    when it was made."""
+
+    asked: list[int]
+    plain: list[int]
+    shown: list[Any]
+    encoded: bytes | None
+    broken: frozenset[str]
+
+
+@dataclass
+class _Asking:
+    """A batch's plain query under way: its answers so far, by position in the batch."""
+
+    plan: _Plan
+    stream: Iterator[Any] | None
+    answers: dict[int, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Stop reading (a worker with answers still coming is stopped by the stream)."""
+        stream, self.stream = self.stream, None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",

@@ -13,6 +13,7 @@ import multiprocessing.connection
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from checker.rego.engine import (
@@ -164,11 +165,19 @@ class WorkerEngine:
         message = f"query did not finish within {limit:g} s" if limit else ""
         return self._receive(limit, message)  # type: ignore[no-any-return]
 
-    def query_each(self, query: str, inputs: Sequence[Any], timeout: float | None = None
+    @staticmethod
+    def encode_each(query: str, inputs: Sequence[Any]) -> bytes:
+        """The request `query_each` sends for these inputs, pickled ahead of time: while the
+        worker still answers an earlier request, not while it waits for this one."""
+        return bytes(ForkingPickler.dumps(("query_each", query, list(inputs))))
+
+    def query_each(self, query: str, inputs: Sequence[Any], timeout: float | None = None,
+                   *, encoded: bytes | None = None
                    ) -> Iterator[list[dict[str, Any]] | RegoError]:
         """The answers to one query text over many inputs, in order, each bounded by the
         timeout as `query` is; a failure is yielded in its input's place. The inputs are
-        sent at once and answered back to back, so no answer waits for a round trip."""
+        sent at once and answered back to back, so no answer waits for a round trip.
+        `encoded`: `encode_each(query, inputs)`, made earlier."""
         limit = timeout if timeout is not None else self.default_timeout
         message = f"query did not finish within {limit:g} s" if limit else ""
         pending = list(inputs)
@@ -177,7 +186,11 @@ class WorkerEngine:
                 self._start()
                 self.restarts += 1
             assert self._conn is not None
-            self._conn.send(("query_each", query, pending))
+            if encoded is not None and len(pending) == len(inputs):
+                self._conn.send_bytes(encoded)
+            else:
+                self._conn.send(("query_each", query, pending))
+            encoded = None  # a restarted worker is sent what is left
             answered = 0
             try:
                 while answered < len(pending):

@@ -104,3 +104,51 @@ def test_a_rule_slow_on_every_object_times_out_once(tmp_path: Path) -> None:
     assert len(timeouts) == 1, timeouts
     assert [f["resource"]["name"] for f in report["findings"]
             if f["rule_id"] == "QUICK001"] == ["s"]
+
+
+def test_a_request_pickled_ahead_is_answered_as_one_sent_then(engine: WorkerEngine) -> None:
+    inputs = [{"n": n} for n in range(5)]
+    query = "x := data.t.doubled"
+    ahead = list(engine.query_each(query, inputs,
+                                   encoded=engine.encode_each(query, inputs)))
+    assert ahead == list(engine.query_each(query, inputs)) == [[{"x": 2 * n}] for n in range(5)]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 64])
+def test_batches_made_ready_ahead_follow_the_rules_switched_off(tmp_path: Path,
+                                                                chunk: int) -> None:
+    """The next batch is made ready while the worker answers the current one; when a rule
+    times out meanwhile, it is made again without it: the rule times out for one object
+    only, and every other rule still answers for every object, in order."""
+    from checker.config import Config
+    from checker.discover import discover
+    from checker.load import load
+    from checker.packs import RuleSources, load_rules
+    from checker.rego.evaluate import RegoChecker
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "rego" / "slow"
+    # Services (quick) then Deployments (slow): with 4 to a batch, the next batch is made
+    # ready and could be asked ahead before the first Deployment times out.
+    services = (0, 1, 2, 6, 7, 8)
+    (tmp_path / "objects.yaml").write_text("".join(
+        f"---\napiVersion: {'v1' if i in services else 'apps/v1'}\n"
+        f"kind: {'Service' if i in services else 'Deployment'}\nmetadata: {{name: o{i}}}\n"
+        for i in range(9)))
+    candidates, _ = discover([str(tmp_path / "objects.yaml")], tmp_path)
+    manifests = load(candidates).manifests
+    rules = load_rules(RuleSources.for_config(Config(bundled_packs=False), tmp_path,
+                                              [fixtures]), root=tmp_path)
+    worker = WorkerEngine(default_timeout=1)
+    checker = RegoChecker(worker, rules.rego, timeout=1)
+    try:
+        assert checker.start({}, {}) == []
+        results = list(checker.check_many(((m, []) for m in manifests), chunk=chunk))
+    finally:
+        worker.close()
+    errors = [e for _, found in results for e in found]
+    assert len(errors) == 1 and "SLOW001" in errors[0].message
+    # Killed by the batch's timeout and by asking the rule alone (which switches it off),
+    # never again: a batch made ready before would have asked it once more.
+    assert worker.restarts == 2
+    assert [[o.manifest.resource.name for o in outcomes] for outcomes, _ in results] == \
+        [[f"o{i}"] if i in services else [] for i in range(9)]
