@@ -195,6 +195,28 @@ class InProcessEngine:
             raise RegoError(exc.code, parse_problems(exc.message)) from None
         return result
 
+    def query_json(self, query: str, input_json: bytes) -> list[dict[str, Any]]:
+        """`query` with its input as JSON text already (UTF-8, as the bindings would write
+        it): handed to OPA as it is, not built as Python objects and written again (the
+        worker receives its inputs that way: ~0.1 ms per object at 10,000 documents)."""
+        from opa_bindings import OpaError
+
+        engine: Any = self._engine
+        if not all(hasattr(engine, name) for name in
+                   ("_call", "_lib", "_eval_lock", "_eval_reset", "_eval_result")):
+            return self.query(query, json.loads(input_json))  # other bindings
+        call, library, lock = engine._call, engine._lib, engine._eval_lock
+        reset, result = engine._eval_reset, engine._eval_result
+        try:
+            # What `eval_query` itself does around the input it serialises (0.4.4).
+            with lock:
+                reset()
+                rows = result(call(library.OpaEvalQuery, query.encode("utf-8"), input_json,
+                                   0, 0))
+        except OpaError as exc:
+            raise RegoError(exc.code, parse_problems(exc.message)) from None
+        return [row.get("bindings", {}) for row in rows] if rows else []
+
     def close(self) -> None:
         self._engine.close()
 

@@ -8,13 +8,14 @@ and data again.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from typing import Any, NamedTuple
 
 from checker.rego.engine import (
     InProcessEngine,
@@ -66,7 +67,9 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
                 # while the next are evaluated.
                 for item in request[2]:  # one answer per input, whatever happens
                     try:
-                        conn.send(("ok", engine.query(request[1], item)))
+                        conn.send(("ok", engine.query_json(request[1], item.text)
+                                   if type(item) is JsonInput else
+                                   engine.query(request[1], item)))
                     except RegoError as exc:
                         conn.send(("error", (exc.kind, exc.problems)))
                     except Exception as exc:  # noqa: BLE001 - the parent must hear about it
@@ -79,6 +82,23 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
         except Exception as exc:  # noqa: BLE001 - the parent must hear about any failure
             conn.send(("error", ("internal", [RegoProblem(
                 f"the OPA engine failed: {type(exc).__name__}")])))
+
+
+class JsonInput(NamedTuple):
+    """An input as JSON text (UTF-8), as the bindings write one."""
+
+    text: bytes
+
+
+def _json_input(value: Any) -> Any:
+    """`value` as JSON text, or as it is when it cannot be written (the worker then reports
+    what OPA's bindings say of it, as for any input) or is None (no input at all)."""
+    if value is None:
+        return value
+    try:
+        return JsonInput(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
+        return value
 
 
 _spare: tuple[Any, multiprocessing.connection.Connection] | None = None
@@ -167,9 +187,11 @@ class WorkerEngine:
 
     @staticmethod
     def encode_each(query: str, inputs: Sequence[Any]) -> bytes:
-        """The request `query_each` sends for these inputs, pickled ahead of time: while the
-        worker still answers an earlier request, not while it waits for this one."""
-        return bytes(ForkingPickler.dumps(("query_each", query, list(inputs))))
+        """The request `query_each` sends for these inputs, made ahead of time: while the
+        worker still answers an earlier request, not while it waits for this one. Inputs
+        go as the JSON text OPA reads, so the worker neither rebuilds nor rewrites them."""
+        return bytes(ForkingPickler.dumps(("query_each", query,
+                                           [_json_input(item) for item in inputs])))
 
     def query_each(self, query: str, inputs: Sequence[Any], timeout: float | None = None,
                    *, encoded: bytes | None = None

@@ -3,6 +3,7 @@ its own timeout and failure, in order, and never mixed up with a later query's a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +107,44 @@ def test_a_rule_slow_on_every_object_times_out_once(tmp_path: Path) -> None:
             if f["rule_id"] == "QUICK001"] == ["s"]
 
 
-def test_a_request_pickled_ahead_is_answered_as_one_sent_then(engine: WorkerEngine) -> None:
-    inputs = [{"n": n} for n in range(5)]
-    query = "x := data.t.doubled"
-    ahead = list(engine.query_each(query, inputs,
-                                   encoded=engine.encode_each(query, inputs)))
-    assert ahead == list(engine.query_each(query, inputs)) == [[{"x": 2 * n}] for n in range(5)]
+def _answers(answers: list[Any]) -> list[Any]:
+    return [(type(a).__name__, a.kind, [str(p) for p in a.problems])
+            if isinstance(a, RegoError) else a for a in answers]
+
+
+@pytest.mark.parametrize("query", ["x := data.t.doubled", "x := data.t.parsed",
+                                   "x := input"])
+def test_a_request_made_ahead_is_answered_as_one_sent_then(engine: WorkerEngine,
+                                                           query: str) -> None:
+    """Made ahead, inputs go as JSON text (or, when they cannot be written, as they are):
+    the answers, errors included, are those of the inputs sent as Python objects."""
+    inputs: list[Any] = [{"n": n, "text": str(n)} for n in range(3)] + [
+        {"n": 1.5, "text": "x"}, {"text": "é \u2028 \x00", "n": 2**70},
+        {"text": "\udcff lone surrogate", "n": 1}, {"n": 1, "text": b"bytes"},
+        {"n": float("nan"), "text": "1"}, [1, "not an object"], "plain", None]
+    ahead = list(engine.query_each(query, inputs, encoded=engine.encode_each(query, inputs)))
+    assert _answers(ahead) == _answers(list(engine.query_each(query, inputs)))
+    assert ahead[0] == [{"x": 0 if query.endswith("doubled") else
+                         0.0 if query.endswith("parsed") else {"n": 0, "text": "0"}}]
+
+
+def test_json_text_inputs_read_as_objects_do() -> None:
+    from checker.rego.engine import InProcessEngine
+
+    engine = InProcessEngine()
+    assert engine.load({"t.rego": MODULE}, {}) == []
+    for value in ({"n": 21, "text": "4.5"}, {"n": "x", "text": "y"}, {"nested": [{"a": None}]}):
+        text = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        for query in ("x := data.t.doubled", "x := data.t.parsed", "x := input"):
+            try:
+                expected: Any = engine.query(query, value)
+            except RegoError as exc:
+                expected = (exc.kind, exc.problems)
+            try:
+                found: Any = engine.query_json(query, text)
+            except RegoError as exc:
+                found = (exc.kind, exc.problems)
+            assert found == expected, (value, query)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 4, 64])
