@@ -40,9 +40,11 @@ class Skipped:
     reason: str
 
 
+@functools.lru_cache(maxsize=65536)
 def real_path(path: Path) -> Path:
-    """`path.resolve()`, each directory resolved once: an estate has thousands of files in
-    hundreds of directories, and resolving walks every component with a system call.
+    """`path.resolve()`, each path and directory resolved once: an estate has thousands of
+    files in hundreds of directories, named again and again (found, then named by their
+    kustomization), and resolving walks every component with a system call.
     `forget_real_paths()` at the start of a run (directories may change between runs)."""
     directory, name = os.path.split(path)
     if not os.path.isabs(directory) or name in ("", ".", "..") or os.path.islink(path):
@@ -56,6 +58,7 @@ def _real_directory(directory: str) -> str:
 
 
 def forget_real_paths() -> None:
+    real_path.cache_clear()
     _real_directory.cache_clear()
 
 

@@ -449,7 +449,8 @@ def _evaluate_rego(policies: RegoPolicies, config: Config, inventory: Mapping[st
             yield manifest, indexes
 
     try:
-        errors.extend(checker.start(inventory, data))
+        errors.extend(checker.start(inventory, data, {(m.resource.api_version, m.resource.kind)
+                                                      for m in part}))
         for found, rule_errors in checker.check_many(matched()):
             errors.extend(rule_errors)
             outcomes.extend(found)

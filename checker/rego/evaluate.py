@@ -131,17 +131,27 @@ class RegoChecker:
         self._query = "x := 1"
         self._plain_query = ""
         self._plain_keys: set[str] = set()
+        self._asked_kinds: dict[str, dict[str, str]] = {}
         self._by_kind: dict[tuple[str, str], list[_Entry]] = {}
 
-    def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any]
-              ) -> list[ToolError]:
+    def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any],
+              kinds: Iterable[tuple[str, str]] = ()) -> list[ToolError]:
         """Load modules and data; rules of modules that do not compile are reported.
 
         `inventory` is the estate in Gatekeeper's shape; `checker_data` goes under
-        `data.gitops_checker` (namespace tiers and their requirements)."""
+        `data.gitops_checker` (namespace tiers and their requirements). `kinds`: the
+        (apiVersion, kind) of the objects that will be asked: for those, the plain query
+        evaluates only the rules whose kinds they are (the others are not evaluated at
+        all, where otherwise their answers would be dropped: ~25% of OPA's time)."""
         modules = {m.path: m.source for m in self.policies.modules}
+        self._asked_kinds = {f"{api_version}|{kind}": {"apiVersion": api_version, "kind": kind}
+                             for api_version, kind in kinds}
+        asked = {f"r{index}": {pair: True for pair, obj in self._asked_kinds.items()
+                               if kinds_match(rule.kinds, obj)}
+                 for index, rule in enumerate(self.policies.rules)
+                 if rule.kinds and self._asked_kinds}
         data = {**self.policies.merged_data(), "inventory": inventory,
-                "gitops_checker": checker_data}
+                "gitops_checker": {**checker_data, "asked": asked} if asked else checker_data}
         problems = self.engine.load(modules, data)
         failed = {p.path for p in problems if p.path}
         errors = [ToolError("policy", f"policy does not compile: {p.message}", p.path, p.line)
@@ -172,7 +182,11 @@ class RegoChecker:
         self._query = _batch_query([*self._rules, *self._constraints.values(),
                                     *self._exceptions])
         plain = [*self._rules, *self._exceptions]
-        self._plain_query = "; ".join(f"{e.key} := [x | x := {e.ref}]" for e in plain)
+        self._plain_query = "; ".join(
+            [f'{_KIND_KEY} := concat("|", [input.apiVersion, input.kind])'] * bool(asked) +
+            [f"{e.key} := [x | data.gitops_checker.asked.{e.key}[{_KIND_KEY}]; x := {e.ref}]"
+             if e.key in asked else f"{e.key} := [x | x := {e.ref}]" for e in plain]) \
+            if plain else ""
         self._plain_keys = {e.key for e in plain}
         self._by_kind.clear()
         return errors
@@ -219,7 +233,7 @@ class RegoChecker:
             entries = self._entries(manifest, indexes)
             if entries:
                 asked.append(position)
-                if each is not None and self._plain_usable(entries):
+                if each is not None and self._plain_usable(entries, manifest.obj):
                     plain.append(position)
         shown = [masked(batch[p][0].obj) for p in plain]
         encode = getattr(self.engine, "encode_each", None)
@@ -303,7 +317,7 @@ class RegoChecker:
         if not entries:
             return [], []
         errors: list[ToolError] = []
-        plain = self._plain_usable(entries)
+        plain = self._plain_usable(entries, manifest.obj)
         try:
             if plain and plain_answer is not None:
                 if isinstance(plain_answer, RegoError):
@@ -347,14 +361,17 @@ class RegoChecker:
             outcomes.extend(Outcome(entry.rule, v, manifest, suppressed) for v in violations)
         return outcomes, errors
 
-    def _plain_usable(self, entries: Sequence[_Entry]) -> bool:
+    def _plain_usable(self, entries: Sequence[_Entry], obj: Mapping[str, Any]) -> bool:
         """The plain query holds every conftest rule and exception: usable when this object
-        is asked some of those only (no constraint matches) and none has been switched off
-        (the answers of rules not asked about it are dropped)."""
+        is asked some of those only (no constraint matches), none has been switched off
+        (the answers of rules not asked about it are dropped) and, if the query evaluates
+        rules by the kinds `start` was told of, the object is of one of those."""
         return bool(entries) and bool(self._plain_query) and all(
             e.constraint is None for e in entries) and not any(
             (e.ref if e.rule is _EXCEPTION_INFO else e.rule.id) in self._broken
-            for e in (*self._rules, *self._exceptions))
+            for e in (*self._rules, *self._exceptions)) and (
+            not self._asked_kinds or
+            f"{obj.get('apiVersion')}|{obj.get('kind')}" in self._asked_kinds)
 
     def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
         return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))
@@ -440,6 +457,9 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     if batch:
         yield batch
 
+
+_KIND_KEY = "gitops_checker_kind"
+"""The plain query's variable for the object's `apiVersion|kind`."""
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")

@@ -178,3 +178,39 @@ def test_inventory_kinds_come_from_the_modules_that_read_it() -> None:
     assert _policies(declared, whole).inventory_kinds() is None
     assert _policies("package e\n\nimport rego.v1\n\nimport data\n\nm := data.x\n"
                      ).inventory_kinds() is None
+
+
+def test_the_plain_query_evaluates_rules_by_the_kinds_start_was_told() -> None:
+    """Told the kinds of the objects it will be asked, the checker's one query evaluates
+    each rule for its own kinds only: the verdicts are those of a checker told nothing,
+    for the objects of those kinds and for an object of a kind it was not told of."""
+    from checker.discover import discover
+    from checker.load import load
+    from checker.packs import RuleSources, load_rules
+    from checker.rego.evaluate import RegoChecker
+    from checker.rego.worker import WorkerEngine
+
+    candidates, _ = discover([str(ESTATE)], ESTATE)
+    manifests = load(candidates).manifests
+    policies = load_rules(RuleSources.for_config(Config(), ESTATE, ()), root=ESTATE).rego
+    subjects = [m for m in manifests if policies.may_apply(m.obj)]
+    told = {(m.resource.api_version, m.resource.kind) for m in subjects
+            if m.resource.kind != "Deployment"}  # Deployments: not told
+    data = {"tiers": {"namespaces": {}, "default": "critical"}, "requirements": {}}
+
+    def verdicts(kinds: set[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+        worker = WorkerEngine()
+        checker = RegoChecker(worker, policies)
+        try:
+            assert checker.start({}, data, kinds) == []
+            return [sorted((o.rule.id, o.violation.message) for o in outcomes)
+                    for outcomes, errors in checker.check_many((m, []) for m in subjects)
+                    if not errors or pytest.fail(str(errors))]
+        finally:
+            worker.close()
+
+    scoped = verdicts(told)
+    assert scoped == verdicts(set())
+    assert sum(map(len, scoped)) >= 5 and any(
+        found for m, found in zip(subjects, scoped, strict=True)
+        if m.resource.kind == "Deployment")
