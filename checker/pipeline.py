@@ -106,9 +106,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     # (tests, a server) collects it as usual afterwards.
     collecting = gc.isenabled()
     gc.disable()
-    if with_rules and not config.opa_url:
-        start_spare()  # the OPA worker starts up while the estate loads
     try:
+        if with_rules and not config.opa_url:
+            start_spare()  # the OPA worker starts up while the estate loads
         estate_load = load_declared(paths, root=root, config=config, progress=progress,
                                     render_cache=render_cache)
         gc.freeze()

@@ -131,7 +131,7 @@ class RegoChecker:
         self._query = "x := 1"
         self._plain_query = ""
         self._plain_keys: set[str] = set()
-        self._asked_kinds: dict[str, dict[str, str]] = {}
+        self._asked_kinds: set[tuple[str, str]] = set()
         self._by_kind: dict[tuple[str, str], list[_Entry]] = {}
 
     def start(self, inventory: Mapping[str, Any], checker_data: Mapping[str, Any],
@@ -142,14 +142,22 @@ class RegoChecker:
         `data.gitops_checker` (namespace tiers and their requirements). `kinds`: the
         (apiVersion, kind) of the objects that will be asked: for those, the plain query
         evaluates only the rules whose kinds they are (the others are not evaluated at
-        all, where otherwise their answers would be dropped: ~25% of OPA's time)."""
+        all, where otherwise their answers would be dropped: ~25% of OPA's time). Only for
+        an engine of this run's own (one that streams): a remote server's data is shared
+        with other runs, and may not even be sent."""
         modules = {m.path: m.source for m in self.policies.modules}
-        self._asked_kinds = {f"{api_version}|{kind}": {"apiVersion": api_version, "kind": kind}
-                             for api_version, kind in kinds}
-        asked = {f"r{index}": {pair: True for pair, obj in self._asked_kinds.items()
-                               if kinds_match(rule.kinds, obj)}
-                 for index, rule in enumerate(self.policies.rules)
-                 if rule.kinds and self._asked_kinds}
+        streams = getattr(self.engine, "query_each", None) is not None
+        self._asked_kinds = {(api_version, kind) for api_version, kind in kinds
+                             if isinstance(api_version, str) and isinstance(kind, str)} \
+            if streams else set()
+        asked: dict[str, dict[str, dict[str, bool]]] = {}
+        for index, rule in enumerate(self.policies.rules):
+            if not rule.kinds or not self._asked_kinds:
+                continue
+            table = asked[f"r{index}"] = {}
+            for api_version, kind in self._asked_kinds:
+                if kinds_match(rule.kinds, {"apiVersion": api_version, "kind": kind}):
+                    table.setdefault(api_version, {})[kind] = True
         data = {**self.policies.merged_data(), "inventory": inventory,
                 "gitops_checker": {**checker_data, "asked": asked} if asked else checker_data}
         problems = self.engine.load(modules, data)
@@ -183,10 +191,9 @@ class RegoChecker:
                                     *self._exceptions])
         plain = [*self._rules, *self._exceptions]
         self._plain_query = "; ".join(
-            [f'{_KIND_KEY} := concat("|", [input.apiVersion, input.kind])'] * bool(asked) +
-            [f"{e.key} := [x | data.gitops_checker.asked.{e.key}[{_KIND_KEY}]; x := {e.ref}]"
-             if e.key in asked else f"{e.key} := [x | x := {e.ref}]" for e in plain]) \
-            if plain else ""
+            f"{e.key} := [x | data.gitops_checker.asked.{e.key}[input.apiVersion][input.kind]; "
+            f"x := {e.ref}]" if e.key in asked else f"{e.key} := [x | x := {e.ref}]"
+            for e in plain)
         self._plain_keys = {e.key for e in plain}
         self._by_kind.clear()
         return errors
@@ -370,8 +377,12 @@ class RegoChecker:
             e.constraint is None for e in entries) and not any(
             (e.ref if e.rule is _EXCEPTION_INFO else e.rule.id) in self._broken
             for e in (*self._rules, *self._exceptions)) and (
-            not self._asked_kinds or
-            f"{obj.get('apiVersion')}|{obj.get('kind')}" in self._asked_kinds)
+            not self._asked_kinds or self._told_kind(obj))
+
+    def _told_kind(self, obj: Mapping[str, Any]) -> bool:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        return isinstance(api_version, str) and isinstance(kind, str) and \
+            (api_version, kind) in self._asked_kinds
 
     def _ask_plain(self, shown: Mapping[str, Any]) -> dict[str, Any]:
         return self._plain_answers(self.engine.query(self._plain_query, shown, self.timeout))
@@ -457,9 +468,6 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     if batch:
         yield batch
 
-
-_KIND_KEY = "gitops_checker_kind"
-"""The plain query's variable for the object's `apiVersion|kind`."""
 
 _EXCEPTION_INFO = RuleInfo("exception", "exception", Severity.INFO, "policy",
                            "conftest exception rules (not a finding of their own)", "rego")

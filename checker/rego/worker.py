@@ -112,15 +112,19 @@ def start_spare() -> None:
     global _spare
     with _spare_lock:
         if _spare is None:
-            _spare = _spawn()
+            try:
+                _spare = _spawn()
+            except (OSError, RuntimeError):
+                pass  # no spare: the first engine starts its own worker (and reports why not)
 
 
 def discard_spare() -> None:
+    """End a spare no engine took: it holds nothing, so it is not waited for."""
     global _spare
     with _spare_lock:
         spare, _spare = _spare, None
     if spare is not None:
-        _end(*spare)
+        _end(*spare, grace=0.0)
 
 
 def _take_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
@@ -143,14 +147,15 @@ def _spawn() -> tuple[Any, multiprocessing.connection.Connection]:
     return process, parent
 
 
-def _end(process: Any, conn: multiprocessing.connection.Connection) -> None:
-    """Ask a worker to stop, and make sure it does."""
+def _end(process: Any, conn: multiprocessing.connection.Connection, *,
+         grace: float = 0.5) -> None:
+    """Ask a worker to stop, and make sure it does (killed after `grace` seconds)."""
     try:
         conn.send(("stop",))
     except (OSError, ValueError):
         pass
     conn.close()
-    process.join(timeout=0.5)
+    process.join(timeout=grace)
     if process.is_alive():
         process.kill()
         process.join()

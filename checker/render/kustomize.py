@@ -16,6 +16,7 @@ out): such an entry is an error at its line, and the overlays that use it are no
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -262,7 +263,7 @@ def _read(directory: Path, file: Path, display: Any,
             kustomization.remote.append(_display_url(entry))
             continue
         try:
-            target = real_path(directory / entry)
+            target = _resolved(directory / entry)
             is_dir = target.is_dir()
         except (OSError, RuntimeError, ValueError):
             problems.append(NotRendered(display(file), f"resource {entry!r} cannot be read "
@@ -280,10 +281,22 @@ def _read(directory: Path, file: Path, display: Any,
         else:
             kustomization.local_files.append(target)
     try:
-        kustomization.patch_files = [real_path(p) for p in kustomization.patch_files]
+        kustomization.patch_files = [_resolved(p) for p in kustomization.patch_files]
     except (OSError, RuntimeError, ValueError):
         kustomization.patch_files = []
     return kustomization
+
+
+def _resolved(path: Path) -> Path:
+    """`path.resolve()` through the real-path cache, a symbolic link loop included: it
+    raises RuntimeError, as `resolve` does (which finds it by a `stat` of the result)."""
+    target = real_path(path)
+    try:
+        os.stat(target)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RuntimeError(f"Symlink loop from {str(target)!r}") from None
+    return target
 
 
 def _list(value: Any) -> list[Any]:

@@ -214,3 +214,25 @@ def test_the_plain_query_evaluates_rules_by_the_kinds_start_was_told() -> None:
     assert sum(map(len, scoped)) >= 5 and any(
         found for m, found in zip(subjects, scoped, strict=True)
         if m.resource.kind == "Deployment")
+
+
+def test_a_remote_server_gets_no_kind_table(opa_server: str) -> None:
+    """A server's data is shared with other runs (and a run may not push it at all): the
+    kinds a run is told of never become a table there, and every rule answers as before."""
+    from checker.discover import discover
+    from checker.load import load
+    from checker.packs import RuleSources, load_rules
+    from checker.rego.evaluate import RegoChecker
+    from checker.rego.remote import RemoteEngine
+
+    candidates, _ = discover([str(ESTATE)], ESTATE)
+    manifests = load(candidates).manifests
+    policies = load_rules(RuleSources.for_config(Config(), ESTATE, ()), root=ESTATE).rego
+    subjects = [m for m in manifests if policies.may_apply(m.obj)]
+    checker = RegoChecker(RemoteEngine(opa_server, timeout=30), policies)
+    data = {"tiers": {"namespaces": {}, "default": "critical"}, "requirements": {}}
+    assert checker.start({}, data, {(m.resource.api_version, m.resource.kind)
+                                    for m in subjects}) == []
+    assert "asked" not in checker._plain_query
+    found = [o for m in subjects for o in checker.check(m, [])[0]]
+    assert found

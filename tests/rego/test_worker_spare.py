@@ -82,3 +82,20 @@ def test_a_check_leaves_no_worker_behind(tmp_path: Path, bundled: bool) -> None:
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split()[1] == "0"
+
+
+def test_a_spare_that_cannot_start_is_left_to_the_engine(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    def no_process() -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(worker, "_spawn", no_process)
+    start_spare()  # says nothing: the engine that needs a worker reports
+    assert worker._spare is None
+    monkeypatch.undo()
+    engine = WorkerEngine()
+    try:
+        assert engine.load({"t.rego": MODULE}, {}) == []
+        assert engine.query("x := data.t.doubled", {"n": 1}) == [{"x": 2}]
+    finally:
+        engine.close()

@@ -197,6 +197,21 @@ def test_malformed_kustomizations_never_crash_the_run(tmp_path: Path, content: s
     assert run.report.errors or any(f.rule_id == "RND001" for f in run.report.findings)
 
 
+@pytest.mark.parametrize("entry", ["loop", "loop/x.yaml"])
+def test_a_resource_through_a_symbolic_link_loop_is_said_at_the_kustomization(
+        tmp_path: Path, entry: str) -> None:
+    """Named as such at the kustomization's line, the kustomization left out (not handed to
+    kubectl to fail on), whether the loop is the entry or a directory on its way."""
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "kustomization.yaml").write_text(f"resources: [{entry}]\n")
+    (tmp_path / "bad" / "loop").symlink_to(tmp_path / "bad" / "loop")
+    run = run_check([str(tmp_path)], root=tmp_path, config=Config(bundled_packs=False))
+    said = [(e.path, e.message) for e in run.report.errors] + [
+        (f.location.path, f.message) for f in run.report.findings]
+    assert any(path == "bad/kustomization.yaml" and f"resource '{entry}' cannot be read "
+               "(a symbolic link loop" in message for path, message in said), said
+
+
 def test_a_cycle_of_kustomizations_is_an_error_not_a_pass(tmp_path: Path) -> None:
     for name, other in (("a", "b"), ("b", "a")):
         (tmp_path / name).mkdir()
