@@ -421,11 +421,13 @@ def main() -> None:
     if not become_subreaper():
         print("warning: not a child subreaper: CPU of orphaned descendants is not counted",
               file=sys.stderr)
+    # Recorded before the run: the working tree may move while it lasts (minutes).
+    started, commit = datetime.now(UTC).isoformat(timespec="seconds"), git_commit()
     results = [run_size(size, args, checkov) for size in args.sizes]
     print_tables(results)
     if args.json is not None:
-        data = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "commit": git_commit(), "machine": {"cpus": os.cpu_count(),
+        data = {"date": started,
+                "commit": commit, "machine": {"cpus": os.cpu_count(),
                                                     "platform": platform.platform(),
                                                     "python": platform.python_version()},
                 "argv": sys.argv[1:], "checkov_version": None if args.skip_checkov
