@@ -44,7 +44,9 @@ class Skipped:
 def real_path(path: Path) -> Path:
     """`path.resolve()`, each path and directory resolved once: an estate has thousands of
     files in hundreds of directories, named again and again (found, then named by their
-    kustomization), and resolving walks every component with a system call.
+    kustomization), and resolving walks every component with a system call. Unlike
+    `resolve`, a symbolic link loop is not an error here (as for `os.path.realpath`):
+    callers that must refuse one check it (`checker.render.kustomize._resolved`).
     `forget_real_paths()` at the start of a run (directories may change between runs)."""
     directory, name = os.path.split(path)
     if not os.path.isabs(directory) or name in ("", ".", "..") or os.path.islink(path):

@@ -145,8 +145,7 @@ def load(candidates: Iterable[Candidate], *, default_namespace: str | None = Non
     """`ahead`: a helper reading the last of the candidates (`ReadAhead.start`), whose
     results are taken in their turn."""
     result = LoadResult()
-    wanted = [c for c in candidates
-              if c.path is None or c.path.name not in IGNORED_FILENAMES]
+    wanted = _wanted(candidates)
     read_here = wanted if ahead is None else wanted[:len(wanted) - len(ahead.candidates)]
     assert ahead is None or wanted[len(read_here):] == ahead.candidates
     for candidate in read_here:
@@ -160,6 +159,11 @@ def load(candidates: Iterable[Candidate], *, default_namespace: str | None = Non
                 progress()
     result.files = len(wanted)
     return result
+
+
+def _wanted(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The candidates that are read (the checker's own configuration files are not)."""
+    return [c for c in candidates if c.path is None or c.path.name not in IGNORED_FILENAMES]
 
 
 Read = tuple[str | ToolError, list[Document | DocumentError]]
@@ -211,8 +215,7 @@ class ReadAhead:
     def start(cls, candidates: Sequence[Candidate], *, cores: int) -> ReadAhead | None:
         """A helper for the second half of `candidates`, when they are many enough and a
         second core is there; None otherwise."""
-        wanted = [c for c in candidates
-                  if c.path is None or c.path.name not in IGNORED_FILENAMES]
+        wanted = _wanted(candidates)
         if cores < 2 or len(wanted) < PARALLEL_READ_FILES or any(c.path is None for c in wanted):
             return None
         ahead = cls(wanted[len(wanted) // 2:])

@@ -135,12 +135,9 @@ class PythonRule:
     source: Path | None = None
     """The module's file (`path` is how reports name it), for the line where a rule raised."""
 
-    def applies_to(self, manifest: Manifest) -> bool:
-        if self.kinds is None:
-            return True
-        resource = manifest.resource
-        return (resource.group, resource.kind) in self.kinds or \
-            (None, resource.kind) in self.kinds
+    def applies_to(self, group: str, kind: str) -> bool:
+        """Whether the rule judges objects of this API group and kind."""
+        return self.kinds is None or (group, kind) in self.kinds or (None, kind) in self.kinds
 
 
 class RuleLoadError(Exception):
@@ -295,14 +292,11 @@ def run_rules(rules: Sequence[PythonRule], estate: Estate, tiers: TierResolver,
 
 def _applicable(rule: PythonRule, targets: Sequence[Manifest],
                 by_kind: Mapping[tuple[str, str], list[int]]) -> Sequence[Manifest]:
-    """The targets of a per-object rule's kinds, in their order (`rule.applies_to` for
-    each, asked once per kind)."""
+    """The targets of a per-object rule's kinds, in their order (asked once per kind)."""
     if rule.kinds is None:
         return targets
-    kinds = rule.kinds
     positions = sorted(position for (group, kind), found in by_kind.items()
-                       if (group, kind) in kinds or (None, kind) in kinds
-                       for position in found)
+                       if rule.applies_to(group, kind) for position in found)
     return [targets[position] for position in positions]
 
 

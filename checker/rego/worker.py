@@ -120,20 +120,23 @@ def start_spare() -> None:
 
 def discard_spare() -> None:
     """End a spare no engine took: it holds nothing, so it is not waited for."""
-    global _spare
-    with _spare_lock:
-        spare, _spare = _spare, None
+    spare = _pop_spare()
     if spare is not None:
         _end(*spare, grace=0.0)
 
 
 def _take_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
-    global _spare
-    with _spare_lock:
-        spare, _spare = _spare, None
+    spare = _pop_spare()
     if spare is not None and not spare[0].is_alive():
         _end(*spare)
         return None
+    return spare
+
+
+def _pop_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
     return spare
 
 
