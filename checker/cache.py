@@ -122,7 +122,14 @@ class ResultCache:
 class RenderCache:
     """Builds of Kustomize overlays by the content of every file of their kustomizations'
     directories and what they name, with kubectl's identity: a change elsewhere in the
-    estate (a pre-commit hook's one file) leaves the other overlays' builds valid."""
+    estate (a pre-commit hook's one file) leaves the other overlays' builds valid.
+
+    A build that holds secret values (a Secret, a password in an environment literal) is
+    kept sealed: encrypted (AES-GCM) with a key drawn from the content of the files it was
+    built from, by a hash that nothing else keeps. Only a run that has those same files can
+    open it, and such a run could read the values from them anyway; once the files change,
+    the entry opens for nobody. Without the `cryptography` package such builds are not
+    kept."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -140,25 +147,70 @@ class RenderCache:
         return cls(directory)
 
     @staticmethod
-    def key(files: Iterable[Path], tool: str | None) -> str:
-        digest = hashlib.blake2b(digest_size=20)
-        digest.update(f"{_FORMAT}\0{__version__}\0{tool}\0".encode())
+    def key(files: Iterable[Path], tool: str | None) -> tuple[str, bytes]:
+        """(the entry's name, the key that seals it), both from one read of each file."""
+        name = hashlib.blake2b(digest_size=20)
+        name.update(f"{_FORMAT}\0{__version__}\0{tool}\0".encode())
+        # Personalised: a hash no cache keeps (entry names, `file_digest`s of inputs).
+        seal = hashlib.blake2b(digest_size=32, person=b"gc-render-seal")
         for path in sorted(_files(files)):
-            digest.update(f"{path}\0{file_digest(path)}\0".encode("utf-8", "surrogatepass"))
-        return digest.hexdigest()
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                digest = f"unreadable:{exc.errno}"
+                content = digest.encode()
+            else:
+                digest = hashlib.blake2b(content).hexdigest()[:40]  # as file_digest
+            shown = str(path).encode("utf-8", "surrogatepass")
+            name.update(shown + b"\0" + digest.encode() + b"\0")
+            seal.update(len(shown).to_bytes(8, "big") + shown)
+            seal.update(len(content).to_bytes(8, "big") + content)
+        return name.hexdigest(), seal.digest()
 
-    def get(self, key: str) -> object | None:
+    def get(self, key: tuple[str, bytes]) -> object | None:
+        name, seal = key
         try:
-            with (self.directory / f"{key}.pickle").open("rb") as handle:
-                return pickle.load(handle)
-        except Exception:  # noqa: BLE001 - missing or damaged: build again
+            with (self.directory / f"{name}.pickle").open("rb") as handle:
+                value = pickle.load(handle)
+            if isinstance(value, _Sealed):
+                return pickle.loads(_unseal(value, name, seal))
+            return value
+        except Exception:  # noqa: BLE001 - missing, damaged or not ours to open: build again
             return None
 
-    def put(self, key: str, value: object) -> None:
-        _write_atomically(self.directory / f"{key}.pickle", value)
+    def put(self, key: tuple[str, bytes], value: object, *, sealed: bool = False) -> None:
+        """Keep a build; `sealed` when it holds secret values (it is then kept only if it
+        can be sealed)."""
+        name, seal = key
+        if sealed:
+            try:
+                value = _seal(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), name, seal)
+            except Exception:  # noqa: BLE001 - no cipher here (or an unpicklable build)
+                return
+        _write_atomically(self.directory / f"{name}.pickle", value)
 
     def prune(self, limit: int = 4096) -> None:
         _prune(self.directory, limit)
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _seal(plain: bytes, name: str, seal: bytes) -> _Sealed:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return _Sealed(nonce, AESGCM(seal).encrypt(nonce, plain, name.encode()))
+
+
+def _unseal(sealed: _Sealed, name: str, seal: bytes) -> bytes:
+    """Raises when the key is not the one it was sealed with (the cipher's tag fails)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(seal).decrypt(sealed.nonce, sealed.ciphertext, name.encode())
 
 
 def _prune(directory: Path, limit: int) -> None:

@@ -233,3 +233,96 @@ def test_files_kustomize_reads_beyond_resources_invalidate(tmp_path: Path, chang
     assert _findings(cached) == _findings(fresh)
     names = {f["resource"]["name"] for f in cached["findings"]}
     assert names != {f["resource"]["name"] for f in before["findings"]}
+
+
+CANARY = "Canary-Sealed-7f3a9c"
+
+
+class Builds:
+    """kubectl builds, counted."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from checker.render import kustomize
+
+        self.calls = 0
+        self._real = kustomize.render
+        monkeypatch.setattr(kustomize, "render", self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self._real(*args, **kwargs)
+
+
+def _secret_overlay(root: Path, value: str = CANARY) -> None:
+    """An overlay kubectl must build (a patch), holding a Secret, beside a plain file."""
+    _write(root, {
+        "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+        "base/deploy.yaml": DEPLOYMENT,
+        "prod/kustomization.yaml": "resources: [../base, secret.yaml]\npatches:\n"
+                                   "  - path: replicas.yaml\n",
+        "prod/replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
+                              "metadata: {name: web, namespace: a}\nspec: {replicas: 3}\n",
+        "prod/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: a}\n"
+                            f"stringData: {{password: {value}}}\n",
+        "plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: a}\n"})
+
+
+def test_builds_holding_secrets_are_kept_sealed(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    estate = tmp_path / "estate"
+    _secret_overlay(estate)
+    builds = Builds(monkeypatch)
+    _, first = _check(estate, tmp_path / "1.json")
+    assert builds.calls == 1
+    # Another file changes (the run is checked again), the overlay does not: not rebuilt.
+    _write(estate, {"plain/cm.yaml": (estate / "plain/cm.yaml").read_text() + "data: {a: b}\n"})
+    _, second = _check(estate, tmp_path / "2.json")
+    assert builds.calls == 1
+    _, fresh = _check(estate, tmp_path / "3.json", "--no-cache")
+    assert builds.calls == 2
+    assert _findings(second) == _findings(fresh) and _findings(first)
+    assert "SEC001" in {rule for rule, _, _ in _findings(second)}  # the Secret was judged
+    # The value is in no file of the cache, in any form the build or the estate has it.
+    import base64
+
+    forms = [CANARY.encode(), base64.b64encode(CANARY.encode())]
+    cache = Path(os.environ[CACHE_DIR_ENV])
+    kept = [p.read_bytes() for p in cache.rglob("*") if p.is_file()]
+    assert kept and not [p for p in kept if any(form in p for form in forms)]
+    # A new value: a new build (it is not opened with what the old files gave).
+    _secret_overlay(estate, value=CANARY + "-rotated")
+    _check(estate, tmp_path / "4.json")
+    assert builds.calls == 3
+
+
+def test_a_sealed_build_opens_only_with_the_key_of_its_files(tmp_path: Path) -> None:
+    from checker.cache import RenderCache
+
+    files = tmp_path / "in"
+    _write(files, {"a.yaml": f"password: {CANARY}\n", "b.yaml": "x: 1\n"})
+    cache = RenderCache(tmp_path / "renders")
+    cache.directory.mkdir()
+    key = cache.key([files], "tool")
+    cache.put(key, {"value": CANARY}, sealed=True)
+    (entry,) = cache.directory.iterdir()
+    assert CANARY.encode() not in entry.read_bytes()
+    assert cache.get(key) == {"value": CANARY}
+    name, seal = key
+    assert cache.get((name, bytes(32))) is None
+    _write(files, {"b.yaml": "x: 2\n"})
+    changed = cache.key([files], "tool")
+    assert changed[0] != name and changed[1] != seal
+    assert cache.get((name, changed[1])) is None  # another content's key does not open it
+    cache.put(key, {"value": 1})  # not sealed: kept as it is
+    assert cache.get(key) == {"value": 1}
+
+
+def test_without_a_cipher_secret_builds_are_not_kept(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker.cache import RenderCache
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    cache = RenderCache(tmp_path)
+    key = cache.key([], "tool")
+    cache.put(key, {"value": CANARY}, sealed=True)
+    assert not list(tmp_path.iterdir()) and cache.get(key) is None

@@ -209,13 +209,14 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
         if rendered is not None:
             results[job] = (rendered, [])
     built = [job for job in wanted if job not in results]
-    keys: dict[Path, str] = {}
+    keys: dict[Path, tuple[str, bytes]] = {}
     if cache is not None and built:
         tool = f"{binary_signature(kustomize.kubectl_path())}\0{root.resolve()}"  # paths shown
         for job in built:
             if job[0] not in tree.kustomizations:
                 continue  # what it reads is not known here: built every time
-            keys.setdefault(job[0], cache.key(_build_inputs(tree, job[0]), tool))
+            if job[0] not in keys:  # before the build: a file changed meanwhile is a miss
+                keys[job[0]] = cache.key(_build_inputs(tree, job[0]), tool)
             stored = cache.get(keys[job[0]])
             if isinstance(stored, list):
                 results[job] = ([Rendered(obj, source, RenderOrigin(
@@ -234,11 +235,12 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
                 continue
             rendered, problems = results[job]
             # A failed build is tried again next time; one holding secret values (a Secret,
-            # a password in an env literal) is never written to disk by the checker.
-            if not problems and not any(next(secret_texts(r.obj), None) is not None
-                                        for r in rendered):
+            # a password in an env literal) is kept sealed by the files it was built from.
+            if not problems:
+                secret = any(next(secret_texts(r.obj), None) is not None for r in rendered)
                 cache.put(keys[job[0]], [(r.obj, r.source, r.generated_by, r.transformations)
-                                         for r in rendered])
+                                         for r in rendered],
+                          sealed=secret)
         cache.prune()
     return {job: results[job] for job in wanted}
 
