@@ -149,10 +149,12 @@ class RenderCache:
     @staticmethod
     def key(files: Iterable[Path], tool: str | None) -> tuple[str, bytes]:
         """(the entry's name, the key that seals it), both from one read of each file."""
-        name = hashlib.blake2b(digest_size=20)
-        name.update(f"{_FORMAT}\0{__version__}\0{tool}\0".encode())
-        # Personalised: a hash no cache keeps (entry names, `file_digest`s of inputs).
+        settings = f"{_FORMAT}\0{__version__}\0{tool}\0".encode("utf-8", "surrogatepass")
+        name = hashlib.blake2b(settings, digest_size=20)
+        # Personalised: a hash no cache keeps (entry names, `file_digest`s of inputs). The
+        # settings are in it too: a chart's values given by an app are not in any file.
         seal = hashlib.blake2b(digest_size=32, person=b"gc-render-seal")
+        seal.update(len(settings).to_bytes(8, "big") + settings)
         for path in sorted(_files(files)):
             try:
                 content = path.read_bytes()

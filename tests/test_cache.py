@@ -326,3 +326,39 @@ def test_without_a_cipher_secret_builds_are_not_kept(tmp_path: Path,
     key = cache.key([], "tool")
     cache.put(key, {"value": CANARY}, sealed=True)
     assert not list(tmp_path.iterdir()) and cache.get(key) is None
+
+
+@pytest.mark.skipif(not __import__("checker.render.helm").render.helm.HELM_AVAILABLE,
+                    reason="the helm extra is not installed")
+@pytest.mark.parametrize("change", ["values file", "the app's values", "template"])
+def test_chart_renders_are_kept_by_their_files_and_values(
+        estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    from checker.render import helm
+
+    calls: list[str] = []
+    real = helm.render_chart
+    monkeypatch.setattr(helm, "render_chart",
+                        lambda chart, **kw: calls.append(chart.name) or real(chart, **kw))
+    unrelated = estate / "clusters/prod/reporting/ingress.yaml"
+    _check(estate, tmp_path / "1.json")
+    assert calls == ["report-portal"]
+    unrelated.write_text(unrelated.read_text() + "# edited\n")
+    _, kept = _check(estate, tmp_path / "2.json")
+    assert calls == ["report-portal"]  # a change elsewhere: the chart's render is kept
+    edits = {
+        "values file": ("charts/report-portal/values-prod.yaml", "maxReplicas: 40",
+                        "maxReplicas: 8"),
+        "the app's values": ("bootstrap/applications-prod.yaml", "tag: 1.8.2", "tag: 1.9.0"),
+        "template": ("charts/report-portal/templates/deployment.yaml", "metadata:",
+                     "metadata:\n  annotations: {edited: 'yes'}", )}
+    name, old, new = edits[change]
+    text = (estate / name).read_text()
+    assert old in text
+    (estate / name).write_text(text.replace(old, new, 1))
+    _, cached = _check(estate, tmp_path / "3.json")
+    assert calls == ["report-portal"] * 2
+    _, fresh = _check(estate, tmp_path / "4.json", "--no-cache")
+    assert cached["findings"] == fresh["findings"]
+    if change == "values file":  # RES004 (maxReplicas 40) is gone with the new render
+        assert "RES004" in {r for r, _, _ in _findings(kept)} - {r for r, _, _ in
+                                                                  _findings(cached)}

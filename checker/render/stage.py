@@ -166,7 +166,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
             result.inputs.update(_files_in(target, recursive=True))
             result.inputs.update(root / f for f in instruction.value_files)
             _render_chart(target, result, written, root, default_namespace, instruction,
-                          kubernetes_version)
+                          kubernetes_version, render_cache)
         else:
             copies = _place_directory(standalone, target, display, instruction)
             claimed.update(_identity(m) for m in copies)
@@ -180,7 +180,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     for chart in charts:
         if chart.resolve() not in deployed:
             _render_chart(chart.resolve(), result, written, root, default_namespace, None,
-                          kubernetes_version)
+                          kubernetes_version, render_cache)
     return result
 
 
@@ -300,18 +300,19 @@ def _render_overlay(directory: Path, tree: kustomize.KustomizeTree, result: Esta
 def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Manifest]],
                   root: Path, default_namespace: str | None,
                   instruction: apps.RenderInstruction | None,
-                  kubernetes_version: str | None = None) -> None:
+                  kubernetes_version: str | None = None, cache: RenderCache | None = None
+                  ) -> None:
     """A chart with the values its app gives (or its defaults, when no app deploys it)."""
     if not (helm.is_chart_dir(chart) or helm.is_chart_archive(chart)):
         return
     if instruction is None:
         name = chart.name.removesuffix(".tgz")
-        rendered, problems = helm.render_chart(chart, root=root, release=name,
-                                               namespace=default_namespace,
-                                               kube_version=_kube(kubernetes_version))
+        rendered, problems = _chart_render(chart, root, cache, release=name,
+                                           namespace=default_namespace,
+                                           kube_version=_kube(kubernetes_version))
     else:
-        rendered, problems = helm.render_chart(
-            chart, root=root, release=instruction.release or chart.name,
+        rendered, problems = _chart_render(
+            chart, root, cache, release=instruction.release or chart.name,
             namespace=instruction.namespace or default_namespace, values=instruction.values,
             value_files=[root / f for f in instruction.value_files], app=instruction.app,
             kube_version=_kube(kubernetes_version))
@@ -324,6 +325,30 @@ def _render_chart(chart: Path, result: EstateLoad, written: Mapping[str, list[Ma
     result.loaded.manifests.extend(_manifests(
         rendered, written, default_namespace,
         cluster=instruction.cluster if instruction is not None else None))
+
+
+def _chart_render(chart: Path, root: Path, cache: RenderCache | None, *,
+                  value_files: Sequence[Path] = (), **options: Any
+                  ) -> tuple[list[Rendered], list[NotRendered]]:
+    """`helm.render_chart`, kept in the render cache by the content of the chart's files and
+    its values files and by every option (values included): a kept render does not even
+    load Helm's library. Kept like a kubectl build: never when it failed, sealed when it
+    holds secret values."""
+    if cache is None or not helm.HELM_AVAILABLE:
+        return helm.render_chart(chart, root=root, value_files=value_files, **options)
+    settings = repr(("helm", helm.sdk_identity(), binary_signature(helm.__file__),
+                     str(root.resolve()), [str(f) for f in value_files],  # merged in order
+                     sorted(options.items(), key=lambda i: i[0])))
+    key = cache.key([*_files_in(chart, recursive=True), *value_files], settings)
+    stored = cache.get(key)
+    if isinstance(stored, list) and all(isinstance(r, Rendered) for r in stored):
+        return stored, []
+    rendered, problems = helm.render_chart(chart, root=root, value_files=value_files,
+                                           **options)
+    if not problems:
+        cache.put(key, rendered, sealed=any(next(secret_texts(r.obj), None) is not None
+                                            for r in rendered))
+    return rendered, problems
 
 
 def _place_directory(written: Sequence[Manifest], target: Path,
