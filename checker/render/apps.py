@@ -141,13 +141,14 @@ def display_url(url: str) -> str:
     return url
 
 
-def repo_identities(root: Path, configured: Sequence[str] = ()) -> set[str]:
-    """Normalised URLs that mean 'this repository': the configured ones plus the git remotes
-    of `root`'s repository (its `url` and `pushurl`, after `insteadOf` rewriting), read from
-    the git configuration without touching the network. Not a git repository: the
-    configured ones only."""
+def repo_identities(root: Path, configured: Sequence[str] = (), *,
+                    remotes: bool = True) -> set[str]:
+    """Normalised URLs that mean 'this repository': the configured ones plus (with `remotes`)
+    the git remotes of `root`'s repository (its `url` and `pushurl`, after `insteadOf`
+    rewriting), read from the git configuration without touching the network. Not a git
+    repository: the configured ones only."""
     identities = {normalise_repo_url(u) for u in configured if isinstance(u, str) and u.strip()}
-    for url in _remote_urls(root):
+    for url in _remote_urls(root) if remotes else ():
         normalised = normalise_repo_url(url)
         if normalised:
             identities.add(normalised)

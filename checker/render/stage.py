@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.cache import RenderCache, binary_signature
+from checker.cache import RenderCache, binary_signature, git_config_files
 from checker.discover import (
     Candidate,
     Skipped,
@@ -134,7 +134,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     loaded.errors.extend(ToolError("render", p.reason, p.path, p.line) for p in tree.problems)
     instructions, app_problems = apps.render_instructions(
         [m for group in written.values() for m in group], root=root,
-        repos=apps.repo_identities(root, settings.repo_urls))
+        repos=_repo_identities(root, settings.repo_urls, render_cache))
     rendered_apps = {i.app for i in instructions}
     result.not_rendered.extend((p, p.reason.split(": ", 1)[0] in rendered_apps)
                                for p in app_problems)
@@ -182,6 +182,36 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
             _render_chart(chart.resolve(), result, written, root, default_namespace, None,
                           kubernetes_version, render_cache)
     return result
+
+
+def _repo_identities(root: Path, configured: Sequence[str], cache: RenderCache | None
+                     ) -> set[str]:
+    """`apps.repo_identities`, without gitpython when it can be helped (importing it and
+    reading the configuration costs ~35 ms of a pre-commit run): outside a repository there
+    are no remotes, and the remotes' identities (normalised: no credentials) are kept in the
+    render cache by the content of the configuration files. Not kept when a file includes
+    another or `.git` is a file (a worktree's configuration lives elsewhere)."""
+    top = repository_top(root)
+    if not (top / ".git").exists():
+        return apps.repo_identities(root, configured, remotes=False)
+    files = git_config_files(root)
+    if cache is None or not (top / ".git").is_dir():
+        return apps.repo_identities(root, configured)
+    texts = []
+    for path in files:
+        try:
+            texts.append(path.read_bytes())
+        except OSError:
+            continue  # missing: recorded by the key
+    if any(b"include" in text.lower() for text in texts):
+        return apps.repo_identities(root, configured)
+    key = cache.key(files, "git remotes")
+    kept = cache.get(key)
+    if isinstance(kept, list) and all(isinstance(i, str) for i in kept):
+        return apps.repo_identities(root, configured, remotes=False) | set(kept)
+    remotes = apps.repo_identities(root, ())
+    cache.put(key, sorted(remotes))
+    return apps.repo_identities(root, configured, remotes=False) | remotes
 
 
 _Build = tuple[Path, "str | None", "str | None"]

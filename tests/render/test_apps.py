@@ -351,6 +351,52 @@ def test_repo_identities_outside_a_repository(tmp_path: Path) -> None:
     assert repo_identities(tmp_path) == set()
 
 
+def _remotes_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no global insteadOf of the machine
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    repo = git.Repo.init(tmp_path / "repo")
+    repo.create_remote("origin", "https://user:token@git.example.com/Platform/estate.git")
+    repo.create_remote("short", "gh:acme/tools")
+    with repo.config_writer() as config:
+        config.set_value('url "https://github.com/"', "insteadOf", "gh:")
+    repo.close()
+    return tmp_path / "repo"
+
+
+def test_remote_identities_are_kept_by_the_git_configuration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept answer needs no gitpython; a change to the configuration is read again."""
+    import sys
+
+    from checker.cache import RenderCache
+    from checker.render.stage import _repo_identities
+
+    root = _remotes_repo(tmp_path, monkeypatch)
+    cache = RenderCache(tmp_path / "renders")
+    cache.directory.mkdir()
+    configured = ["https://extra.example.com/x"]
+    expected = repo_identities(root, configured)
+    assert {"git.example.com/Platform/estate", "github.com/acme/tools"} < expected
+    assert _repo_identities(root, configured, cache) == expected
+    kept = b"".join(p.read_bytes() for p in cache.directory.iterdir())
+    assert b"token" not in kept  # identities carry no credentials
+    with monkeypatch.context() as blocked:
+        blocked.setitem(sys.modules, "git", None)  # importing gitpython fails
+        assert _repo_identities(root, configured, cache) == expected
+        assert _repo_identities(tmp_path / "home", configured, None) == {
+            "extra.example.com/x"}  # not a repository: no gitpython needed either
+    with git.Repo(root) as repo:
+        repo.create_remote("mirror", "git@mirror.example.com:platform/estate.git")
+    assert _repo_identities(root, configured, cache) == \
+        expected | {"mirror.example.com/platform/estate"}
+    # A configuration that includes another file is read by gitpython every time.
+    (root / ".git" / "config").write_text((root / ".git" / "config").read_text()
+                                          + "[include]\n\tpath = other\n")
+    with monkeypatch.context() as blocked:
+        blocked.setitem(sys.modules, "git", None)
+        assert _repo_identities(root, configured, cache) == {"extra.example.com/x"}
+
+
 def test_remotes_identify_the_sources_of_apps(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
