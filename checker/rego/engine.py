@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -139,8 +138,6 @@ class InProcessEngine:
         from opa_bindings import OpaError
 
         modules, problems = sandboxed(modules)
-        if warm is not None and not problems and self._loaded_warm(modules, data, warm):
-            return []
         parsed: dict[str, str] = {}
         probe = self._factory()
         try:
@@ -180,47 +177,14 @@ class InProcessEngine:
                 except OpaError as exc:
                     raise RegoError("data", [RegoProblem(
                         f"the data document cannot be loaded: {exc.code}")]) from None
+            if warm is not None:
+                # Prepared now (OPA compiles every module again after data is added), so
+                # that the first objects' answers do not wait for it; a failure here is
+                # the query's to report when it is asked.
+                with contextlib.suppress(OpaError):
+                    engine.eval_query(warm, {})
             self._engine = engine
             return problems
-
-    def _loaded_warm(self, modules: Mapping[str, str], data: Mapping[str, Any] | bytes,
-                     warm: str) -> bool:
-        """Load in one go, betting that every module compiles: the modules and data go
-        into the engine and `warm` is prepared (OPA compiles the modules for it) while
-        another engine, without data, checks that they compile, on a second core (the
-        bindings release the interpreter while OPA works). Lost (False, nothing loaded):
-        the careful way takes over, and finds what does not compile."""
-        from opa_bindings import OpaError
-
-        checked: list[BaseException] = []
-
-        def check() -> None:
-            probe = self._factory()
-            try:
-                for name, source in modules.items():
-                    probe.add_policy(name, source)
-                probe.eval_query("__gitops_checker_probe := 1")
-            except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
-                checked.append(exc)
-            finally:
-                probe.close()
-
-        checking = threading.Thread(target=check, name="gitops-checker-opa-check")
-        checking.start()
-        engine = self._new_engine()
-        try:
-            for name, source in modules.items():
-                engine.add_policy(name, source)
-            if data:
-                _add_data(engine, data)
-            with contextlib.suppress(OpaError):
-                engine.eval_query(warm, {})  # prepared and kept by the engine
-        except OpaError:
-            checked.append(RuntimeError("not loaded"))
-        finally:
-            checking.join()
-            self._engine = engine  # (closed by the careful way's first new engine if lost)
-        return not checked
 
     def _new_engine(self) -> Any:
         if self._fresh:

@@ -1,6 +1,6 @@
-"""Loading with a query to prepare (`warm`): the engine loads, prepares the query and checks
-that every module compiles at once, and when one does not it loads the careful way. Either
-way the problems and the answers are those of a load without it."""
+"""Loading with a query to prepare (`warm`, a hint): the problems and the answers are those
+of a load without it, whether every module compiles or not, and whether the warm query
+itself can be answered or not."""
 
 from __future__ import annotations
 
