@@ -1069,15 +1069,15 @@ class LinePositions:
             last = step == len(tokens) - 1
             if isinstance(data, dict):
                 entries = self._mapping(node, stop)
-                if entries is None or [key for key, *_ in entries] != list(data):
+                if entries is None or entries.keys != list(data):
                     return None
-                found = next((e for e in entries if e[0] == token), None)
-                if found is None:
+                if token not in data:
                     return _one_based(node)  # the deepest ancestor that exists
-                _, key_at, value_at, value_end = found
+                found = entries.keys.index(token)
                 if last and not value:
-                    return _one_based(key_at)
-                node, stop, data = value_at, value_end, data[token]
+                    return entries.rows[found] + 1, entries.column + 1
+                node, stop = entries.value(found, self)
+                data = data[token]
             elif isinstance(data, list):
                 items = self._sequence(node, stop)
                 if items is None or len(items) != len(data):
@@ -1117,9 +1117,9 @@ class LinePositions:
             return None
         return [self._row(m.end()) for m in _at_column(column).finditer(text, begin, end)]
 
-    def _mapping(self, node: tuple[int, int] | None, stop: int
-                 ) -> list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] | None:
-        """(key, key position, value position, value end) of a block mapping's entries."""
+    def _mapping(self, node: tuple[int, int] | None, stop: int) -> _Entries | None:
+        """A block mapping's keys and the rows they are on (where each value is, only when
+        asked: a finding's path crosses one entry of each mapping it walks)."""
         if node is None:
             return None
         memo = (node[0], node[1], stop)
@@ -1131,21 +1131,16 @@ class LinePositions:
             self._entries[memo] = None
             return None
         starts = [row, *(other for other in rows if not _is_item(self._lines[other], column))]
-        entries: list[tuple[str, tuple[int, int], tuple[int, int] | None, int]] = []
-        for number, start in enumerate(starts):
-            end = starts[number + 1] if number + 1 < len(starts) else stop
+        keys: list[str] = []
+        colons: list[int] = []
+        for start in starts:
             key = self._key(start, column)
             if key is None:
                 self._entries[memo] = None
                 return None
-            text, after = key
-            rest = self._lines[start][after + 1:]
-            value_column = after + 1 + len(rest) - len(rest.lstrip(" "))
-            rest = rest.strip(" ")
-            value_at = (start, value_column) if rest and not rest.startswith("#") else \
-                self._first_row(start + 1, end)
-            entries.append((text, (start, column), value_at, end))
-        self._entries[memo] = entries
+            keys.append(key[0])
+            colons.append(key[1])
+        entries = self._entries[memo] = _Entries(keys, starts, colons, column, stop)
         return entries
 
     def _key(self, row: int, column: int) -> tuple[str, int] | None:
@@ -1184,6 +1179,29 @@ class LinePositions:
                          (self._first_row(start + 1, end), end))
         self._entries[memo] = items
         return items
+
+
+class _Entries:
+    """A block mapping's entries: each key's text, row and `:` column."""
+
+    __slots__ = ("colons", "column", "keys", "rows", "stop")
+
+    def __init__(self, keys: list[str], rows: list[int], colons: list[int], column: int,
+                 stop: int) -> None:
+        self.keys, self.rows, self.colons, self.column, self.stop = \
+            keys, rows, colons, column, stop
+
+    def value(self, number: int, lines: LinePositions) -> tuple[tuple[int, int] | None, int]:
+        """(where the value of entry `number` starts, the row its span ends before)."""
+        start = self.rows[number]
+        end = self.rows[number + 1] if number + 1 < len(self.rows) else self.stop
+        after = self.colons[number]
+        rest = lines._lines[start][after + 1:]
+        value_column = after + 1 + len(rest) - len(rest.lstrip(" "))
+        rest = rest.strip(" ")
+        at = (start, value_column) if rest and not rest.startswith("#") else \
+            lines._first_row(start + 1, end)
+        return at, end
 
 
 @functools.cache
