@@ -101,11 +101,44 @@ class RuleSources:
 
 def load_rules(sources: RuleSources, *, root: Path,
                estate: Sequence[Manifest] = ()) -> RuleSet:
+    return load_packs(sources, root=root).with_estate(estate)
+
+
+@dataclass
+class LoadedPacks:
+    """The packs' rules, before the estate's Gatekeeper constraints and templates are known
+    (`with_estate` adds them): a check loads these while the estate loads."""
+
+    rules: RuleSet
+    gatekeeper_objects: list[Manifest]
+    """Templates and constraints the packs hold."""
+    problems: list[PolicyProblem]
+
+    def with_estate(self, estate: Sequence[Manifest]) -> RuleSet:
+        """The whole rule set: the estate's constraints and templates, then the packs'.
+        Once per `LoadedPacks`."""
+        rules, problems = self.rules, self.problems
+        gatekeeper_objects = [*estate, *self.gatekeeper_objects]
+        templates, template_problems = read_templates(gatekeeper_objects)
+        constraints, constraint_problems = read_constraints(gatekeeper_objects, templates)
+        problems += template_problems + constraint_problems
+        for template in templates.values():
+            rules.rego.modules.extend(template.modules)
+        for constraint in constraints:
+            location = constraint.manifest.location
+            if _register(rules, constraint.info, location.path or "-", location.line, None):
+                rules.rego.constraints.append(constraint)
+                rules.documentation[constraint.info.id] = constraint.info.description
+        rules.errors.extend(ToolError("policy", p.message, p.path, p.line) for p in problems)
+        return rules
+
+
+def load_packs(sources: RuleSources, *, root: Path) -> LoadedPacks:
     rules = RuleSet()
     rules.source_of.update((rule_id, (path, None)) for rule_id, path in
                            BUILTIN_SOURCES.items())  # reserved: no pack may reuse them
     problems: list[PolicyProblem] = []
-    gatekeeper_objects: list[Manifest] = [m for m in estate]
+    gatekeeper_objects: list[Manifest] = []
     packs: list[Pack] = []
     if sources.bundled and BUNDLED_RULES.is_dir():
         packs += [_read_pack(p, "bundled", problems, root) for p in sorted(BUNDLED_RULES.iterdir())
@@ -131,18 +164,7 @@ def load_rules(sources: RuleSources, *, root: Path,
         _load_pack(pack, rules, problems, gatekeeper_objects, root,
                    None if every_package else set(sources.namespaces),
                    python=pack.path not in untrusted)
-    templates, template_problems = read_templates(gatekeeper_objects)
-    constraints, constraint_problems = read_constraints(gatekeeper_objects, templates)
-    problems += template_problems + constraint_problems
-    for template in templates.values():
-        rules.rego.modules.extend(template.modules)
-    for constraint in constraints:
-        location = constraint.manifest.location
-        if _register(rules, constraint.info, location.path or "-", location.line, None):
-            rules.rego.constraints.append(constraint)
-            rules.documentation[constraint.info.id] = constraint.info.description
-    rules.errors.extend(ToolError("policy", p.message, p.path, p.line) for p in problems)
-    return rules
+    return LoadedPacks(rules, gatekeeper_objects, problems)
 
 
 def _read_pack(path: Path, origin: str, problems: list[PolicyProblem], root: Path) -> Pack:

@@ -35,14 +35,14 @@ from checker.findings import RuleSettings, Stamper
 from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, Locator, available_cores, load
 from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
-from checker.packs import RuleSet, RuleSources, load_rules, python_options
+from checker.packs import LoadedPacks, RuleSet, RuleSources, load_packs, python_options
 from checker.pyrules import Estate, run_rules
 from checker.rego.engine import RegoEngine, RegoError
 from checker.rego.evaluate import Outcome, RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import Constraint, constraint_crd
 from checker.rego.gatekeeper import inventory as gatekeeper_inventory
 from checker.rego.match import MatchError, constraint_matches, kinds_match
-from checker.rego.worker import WorkerEngine, discard_spare, start_spare
+from checker.rego.worker import WorkerEngine, discard_spare, preload_spare, start_spare
 from checker.render.stage import RULES as RENDER_RULES
 from checker.render.stage import (
     EstateLoad,
@@ -107,15 +107,21 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if with_rules and not config.opa_url:
+        own_worker = with_rules and not config.opa_url
+        if own_worker:
             start_spare()  # the OPA worker starts up while the estate loads
+        # The packs first: their Rego modules are parsed and compiled by the worker while
+        # the estate loads (the estate's own templates, if any, are added after it).
+        packs = load_packs(RuleSources.for_config(config, root, policy_dirs), root=root)
+        if own_worker and packs.rules.rego.modules:
+            preload_spare({m.path: m.source for m in packs.rules.rego.modules})
         estate_load = load_declared(paths, root=root, config=config, progress=progress,
                                     render_cache=render_cache)
         gc.freeze()
         if collecting:
             gc.enable()
-        return _checked(estate_load, root=root, config=config, policy_dirs=policy_dirs,
-                        baseline=baseline, today=today, focus=focus, with_rules=with_rules)
+        return _checked(estate_load, packs, root=root, config=config, baseline=baseline,
+                        today=today, focus=focus, with_rules=with_rules)
     finally:
         discard_spare()  # not taken: no Rego rule was evaluated
         gc.unfreeze()
@@ -123,9 +129,9 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
             gc.enable()
 
 
-def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
-             policy_dirs: Sequence[Path], baseline: Path | None, today: dt.date,
-             focus: Focus | None, with_rules: bool) -> CheckRun:
+def _checked(estate_load: EstateLoad, packs: LoadedPacks, *, root: Path, config: Config,
+             baseline: Path | None, today: dt.date, focus: Focus | None,
+             with_rules: bool) -> CheckRun:
     """The rest of `run_check`, on the loaded estate."""
     loaded = estate_load.loaded
     source = SchemaSource(config.kubernetes_version, strict=config.strict)
@@ -135,8 +141,7 @@ def _checked(estate_load: EstateLoad, *, root: Path, config: Config,
     # they are is masked all the same: gathering them registers them for what is printed.
     try:
         errors.extend(_register_crds(source, loaded.manifests, root, config.crds))
-        rules = load_rules(RuleSources.for_config(config, root, policy_dirs), root=root,
-                           estate=loaded.manifests)
+        rules = packs.with_estate(loaded.manifests)
         if with_rules:
             errors.extend(rules.errors)
         # else: the rules are known (the config may name them) but not judged, and a broken

@@ -129,12 +129,45 @@ class InProcessEngine:
         self._engine = OpaEngine()
         self._engine.print_handler = _ignore_print
         self._fresh = True
+        self._checked: tuple[dict[str, str], list[RegoProblem], Any] | None = None
+
+    def check(self, modules: Mapping[str, str]) -> None:
+        """Parse and compile `modules` ahead of the data (while the estate loads): a `load`
+        of the same modules then only adds them and the data to a new engine."""
+        problems, _, engine = self._compiled(modules)
+        self._checked = (dict(modules), problems, engine)
 
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any] | bytes, *,
              warm: str | None = None) -> list[RegoProblem]:
         """`data` may come as JSON already (UTF-8 bytes): the worker hands it to OPA
         without building it as Python objects first (at 10,000 documents the inventory's
         objects were a quarter of the worker's peak memory)."""
+        from opa_bindings import OpaError
+
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == modules and checked[2] is self._engine:
+            problems, engine = list(checked[1]), checked[2]
+        else:
+            problems, _, engine = self._compiled(modules)
+        if data:
+            try:
+                _add_data(engine, data)
+            except OpaError as exc:
+                raise RegoError("data", [RegoProblem(
+                    f"the data document cannot be loaded: {exc.code}")]) from None
+        if warm is not None:
+            # Prepared now (OPA compiles every module again after data is added), so that
+            # the first objects' answers do not wait for it; a failure here is the
+            # query's to report when it is asked.
+            with contextlib.suppress(OpaError):
+                engine.eval_query(warm, {})
+        self._engine = engine
+        return problems
+
+    def _compiled(self, modules: Mapping[str, str]
+                  ) -> tuple[list[RegoProblem], dict[str, str], Any]:
+        """(problems, the modules that parse and compile together, the engine holding them
+        and no data: this engine's current one)."""
         from opa_bindings import OpaError
 
         modules, problems = sandboxed(modules)
@@ -154,6 +187,7 @@ class InProcessEngine:
         # them all: drop the modules OPA names and try again until the rest compile.
         while True:
             engine = self._new_engine()
+            self._engine = engine  # (closed by the next new engine)
             for name, source in parsed.items():
                 engine.add_policy(name, source)
             try:
@@ -171,20 +205,7 @@ class InProcessEngine:
                 for name in culprits:
                     del parsed[name]
                 continue
-            if data:
-                try:
-                    _add_data(engine, data)
-                except OpaError as exc:
-                    raise RegoError("data", [RegoProblem(
-                        f"the data document cannot be loaded: {exc.code}")]) from None
-            if warm is not None:
-                # Prepared now (OPA compiles every module again after data is added), so
-                # that the first objects' answers do not wait for it; a failure here is
-                # the query's to report when it is asked.
-                with contextlib.suppress(OpaError):
-                    engine.eval_query(warm, {})
-            self._engine = engine
-            return problems
+            return problems, parsed, engine
 
     def _new_engine(self) -> Any:
         if self._fresh:

@@ -8,6 +8,7 @@ and data again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -52,6 +53,11 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
         except EOFError:
             return
         op = request[0]
+        if op == "check":  # no answer: what it finds is the next `load`'s (same modules)
+            if engine is not None:
+                with contextlib.suppress(Exception):
+                    engine.check(request[1])
+            continue
         if engine is None:
             answers = len(request[2]) if op == "query_each" else 1
             for _ in range(answers):
@@ -116,6 +122,16 @@ def start_spare() -> None:
                 _spare = _spawn()
             except (OSError, RuntimeError):
                 pass  # no spare: the first engine starts its own worker (and reports why not)
+
+
+def preload_spare(modules: Mapping[str, str]) -> None:
+    """Have the spare parse and compile `modules` now (while the estate loads): an engine
+    that takes it and loads the same modules then only adds the data. Nothing happens
+    without a spare."""
+    with _spare_lock:
+        if _spare is not None:
+            with contextlib.suppress(OSError, ValueError):
+                _spare[1].send(("check", dict(modules)))
 
 
 def discard_spare() -> None:

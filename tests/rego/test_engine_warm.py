@@ -1,6 +1,7 @@
-"""Loading with a query to prepare (`warm`, a hint): the problems and the answers are those
-of a load without it, whether every module compiles or not, and whether the warm query
-itself can be answered or not."""
+"""Loading with a query to prepare (`warm`, a hint) or with the modules checked ahead
+(`check`, while the estate loads): the problems and the answers are those of a plain load,
+whether every module compiles or not, and whether the warm query itself can be answered or
+not."""
 
 from __future__ import annotations
 
@@ -68,3 +69,47 @@ def test_a_warm_query_that_fails_changes_nothing() -> None:
         assert engine.query("a := data.good.doubled", {"n": 2}) == [{"a": 4}]
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_modules_checked_ahead_load_alike(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` (the spare worker, while the estate loads) then `load` of the same modules:
+    the same problems and answers as a load alone, and the modules are not compiled
+    twice; a load of other modules does not use what was checked."""
+    plain, ahead = InProcessEngine(), InProcessEngine()
+    compiled: list[int] = []
+    real = InProcessEngine._compiled
+    monkeypatch.setattr(InProcessEngine, "_compiled", lambda self, modules: (
+        compiled.append(1) if self is ahead else None) or real(self, modules))
+    try:
+        expected = plain.load(CASES[case], DATA)
+        compiled.clear()
+        ahead.check(CASES[case])
+        assert ahead.load(CASES[case], DATA, warm=WARM) == expected
+        assert len(compiled) == 1
+        assert _answers(ahead) == _answers(plain)
+        ahead.check({"good.rego": GOOD})
+        assert ahead.load(CASES["one does not compile"], DATA) == \
+            plain.load(CASES["one does not compile"], DATA)
+        assert len(compiled) == 3  # checked, then compiled again for other modules
+        assert _answers(ahead) == _answers(plain)
+    finally:
+        plain.close()
+        ahead.close()
+
+
+def test_the_spare_worker_checks_ahead() -> None:
+    from checker.rego.worker import discard_spare, preload_spare, start_spare
+
+    discard_spare()
+    start_spare()
+    engine, plain = WorkerEngine(), InProcessEngine()
+    try:
+        preload_spare(CASES["one does not compile"])
+        assert engine.load(CASES["one does not compile"], DATA) == \
+            plain.load(CASES["one does not compile"], DATA)
+        assert _answers(engine) == _answers(plain)
+    finally:
+        engine.close()
+        plain.close()
+        discard_spare()

@@ -293,7 +293,9 @@ def test_internal_errors_mask_the_secret_values_they_quote(
 def test_an_internal_error_before_the_rules_are_loaded_is_masked(
         world: World, capfd: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("checker.pipeline.load_rules", _crash(f"cannot load {V['data']}"))
+    # The estate is read; the packs' rules are completed with its constraints next.
+    monkeypatch.setattr("checker.packs.LoadedPacks.with_estate",
+                        _crash(f"cannot load {V['data']}"))
     run = _run(["check", str(world.repo)], capfd, tmp_path)
     assert run.code == 2 and "internal error" in run.stderr
     run.assert_no_leak()
