@@ -9,7 +9,6 @@ loads the rest; and an evaluation cannot be interrupted, so timeouts live one le
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -48,11 +47,9 @@ class RegoTimeout(RegoError):
 class RegoEngine(Protocol):
     """A Rego evaluator: load modules and data once, then query many times."""
 
-    def load(self, modules: Mapping[str, str], data: Mapping[str, Any], *,
-             warm: str | None = None) -> list[RegoProblem]:
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
         """Replace all modules and data. Modules that do not parse or compile are left out
-        and reported; the others are loaded. `warm`: the query that will be asked first,
-        which an engine may prepare while it loads (a hint: answers do not depend on it)."""
+        and reported; the others are loaded."""
         ...
 
     def query(self, query: str, input: Any, timeout: float | None = None) -> list[dict[str, Any]]:
@@ -137,8 +134,8 @@ class InProcessEngine:
         problems, _, engine = self._compiled(modules)
         self._checked = (dict(modules), problems, engine)
 
-    def load(self, modules: Mapping[str, str], data: Mapping[str, Any] | bytes, *,
-             warm: str | None = None) -> list[RegoProblem]:
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any] | bytes
+             ) -> list[RegoProblem]:
         """`data` may come as JSON already (UTF-8 bytes): the worker hands it to OPA
         without building it as Python objects first (at 10,000 documents the inventory's
         objects were a quarter of the worker's peak memory)."""
@@ -155,12 +152,6 @@ class InProcessEngine:
             except OpaError as exc:
                 raise RegoError("data", [RegoProblem(
                     f"the data document cannot be loaded: {exc.code}")]) from None
-        if warm is not None:
-            # Prepared now (OPA compiles every module again after data is added), so that
-            # the first objects' answers do not wait for it; a failure here is the
-            # query's to report when it is asked.
-            with contextlib.suppress(OpaError):
-                engine.eval_query(warm, {})
         self._engine = engine
         return problems
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from checker.mappings import merge_over
 from checker.model import Manifest, RuleInfo, Severity, ToolError, Violation
-from checker.rego.engine import RegoEngine, RegoError, RegoProblem, RegoTimeout, code_only
+from checker.rego.engine import RegoEngine, RegoError, RegoTimeout, code_only
 from checker.rego.gatekeeper import Constraint, review
 from checker.rego.match import kinds_match
 from checker.rego.policies import PolicyProblem, RegoModule, RegoRule
@@ -160,24 +160,11 @@ class RegoChecker:
                     table.setdefault(api_version, {})[kind] = True
         data = {**self.policies.merged_data(), "inventory": inventory,
                 "gitops_checker": {**checker_data, "asked": asked} if asked else checker_data}
-        # The first query, were every module to compile: the engine prepares it as it loads.
-        self._enter(set(), [])
-        warm = self._plain_query_of(asked) if streams else None
-        problems = self.engine.load(modules, data, warm=warm)
+        problems = self.engine.load(modules, data)
+        failed = {p.path for p in problems if p.path}
         errors = [ToolError("policy", f"policy does not compile: {p.message}", p.path, p.line)
                   for p in problems]
-        if problems:
-            errors += self._enter({p.path for p in problems if p.path},
-                                  [p for p in problems if not p.path])
-        self._plain_query = self._plain_query_of(asked)
-        self._by_kind.clear()
-        return errors
-
-    def _enter(self, failed: set[str | None], unlocated: list[RegoProblem]) -> list[ToolError]:
-        """The rules, constraints and exception rules to ask about: those of the modules
-        that compiled; a constraint whose template did not is an error."""
-        errors: list[ToolError] = []
-        self._rules, self._constraints, self._exceptions = [], {}, []
+        unlocated = [p for p in problems if not p.path]
         for index, rule in enumerate(self.policies.rules):
             if rule.path in failed or unlocated:
                 continue
@@ -202,16 +189,14 @@ class RegoChecker:
                                            "exception", module.path))
         self._query = _batch_query([*self._rules, *self._constraints.values(),
                                     *self._exceptions])
-        self._plain_keys = {e.key for e in [*self._rules, *self._exceptions]}
-        return errors
-
-    def _plain_query_of(self, asked: Mapping[str, Any]) -> str:
-        """One query for every rule that needs no more than the object: the rules in the
-        kind table `asked` are evaluated only for the kinds it lists."""
-        return "; ".join(
+        plain = [*self._rules, *self._exceptions]
+        self._plain_query = "; ".join(
             f"{e.key} := [x | data.gitops_checker.asked.{e.key}[input.apiVersion][input.kind]; "
             f"x := {e.ref}]" if e.key in asked else f"{e.key} := [x | x := {e.ref}]"
-            for e in [*self._rules, *self._exceptions])
+            for e in plain)
+        self._plain_keys = {e.key for e in plain}
+        self._by_kind.clear()
+        return errors
 
     def check_many(self, items: Iterable[tuple[Manifest, Sequence[int]]], *,
                    chunk: int = 64) -> Iterator[tuple[list[Outcome], list[ToolError]]]:

@@ -142,10 +142,8 @@ class RemoteEngine:
 
     # -- RegoEngine -----------------------------------------------------------------------
 
-    def load(self, modules: Mapping[str, str], data: Mapping[str, Any], *,
-             warm: str | None = None) -> list[RegoProblem]:
-        """Make the server hold exactly our `modules` (ours: ids under `prefix/`) and `data`
-        (`warm` is not used: the server prepares queries as they come).
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
+        """Make the server hold exactly our `modules` (ours: ids under `prefix/`) and `data`.
 
         Modules are pushed one by one; one that OPA refuses is reported (located in it when
         OPA says where) and not kept: a version of it pushed earlier is deleted. A refusal

@@ -65,7 +65,7 @@ def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
             continue
         try:
             if op == "load":
-                conn.send(("ok", engine.load(request[1], request[2], warm=request[3])))
+                conn.send(("ok", engine.load(request[1], request[2])))
             elif op == "query":
                 conn.send(("ok", engine.query(request[1], request[2])))
             elif op == "query_each":
@@ -189,15 +189,12 @@ class WorkerEngine:
         self._conn: multiprocessing.connection.Connection | None = None
         self._modules: Mapping[str, str] = {}
         self._data = b""
-        self._warm: str | None = None
         self._load_problems: list[RegoProblem] = []
         self.restarts = 0
 
-    def load(self, modules: Mapping[str, str], data: Mapping[str, Any], *,
-             warm: str | None = None) -> list[RegoProblem]:
+    def load(self, modules: Mapping[str, str], data: Mapping[str, Any]) -> list[RegoProblem]:
         # Sent as JSON: pickled objects would be rebuilt in the worker before OPA copies them.
         self._modules, self._data = dict(modules), data_json(data) if data else b""
-        self._warm = warm
         self._stop()
         self._load_problems = self._start()
         return self._load_problems
@@ -264,7 +261,7 @@ class WorkerEngine:
 
     def _start(self) -> list[RegoProblem]:
         self._process, self._conn = _take_spare() or _spawn()
-        self._conn.send(("load", self._modules, self._data, self._warm))
+        self._conn.send(("load", self._modules, self._data))
         # Loading is bounded by the size of the policies, not by input: no timeout.
         problems: list[RegoProblem] = self._receive(None, "")
         return problems

@@ -1,11 +1,8 @@
-"""Loading with a query to prepare (`warm`, a hint) or with the modules checked ahead
-(`check`, while the estate loads): the problems and the answers are those of a plain load,
-whether every module compiles or not, and whether the warm query itself can be answered or
-not."""
+"""Modules checked ahead (`check`: parsed and compiled by the spare worker while the estate
+loads), then loaded with the data: the problems and the answers are those of a plain load,
+whether every module compiles or not."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,9 +14,9 @@ OTHER = "package other\n\nimport rego.v1\n\nbig if input.n > data.limits.n\n"
 SYNTAX_ERROR = "package broken\n\ndeny contains msg if {\n\tmsg := \"never closed\"\n"
 UNSAFE_VAR = "package unsafe\n\nimport rego.v1\n\nallow if x == 1\n"
 DATA = {"limits": {"n": 10}}
-WARM = "a := data.good.doubled; b := [x | x := data.other.big]"
 QUERIES = [("a := data.good.doubled", {"n": 21}), ("b := data.good.limit", {}),
-           ("c := [x | x := data.other.big]", {"n": 11}), (WARM, {"n": 3})]
+           ("c := [x | x := data.other.big]", {"n": 11}),
+           ("a := data.good.doubled; b := [x | x := data.other.big]", {"n": 3})]
 
 CASES = {
     "all compile": {"good.rego": GOOD, "other.rego": OTHER},
@@ -30,15 +27,6 @@ CASES = {
 }
 
 
-@pytest.fixture(params=["in process", "worker"])
-def engines(request: pytest.FixtureRequest) -> Iterator[tuple[object, object]]:
-    made = [InProcessEngine(), InProcessEngine()] if request.param == "in process" else \
-        [WorkerEngine(), WorkerEngine()]
-    yield made[0], made[1]
-    for engine in made:
-        engine.close()
-
-
 def _answers(engine: object) -> list[object]:
     answers: list[object] = []
     for query, given in QUERIES:
@@ -47,28 +35,6 @@ def _answers(engine: object) -> list[object]:
         except Exception as exc:  # noqa: BLE001 - what fails must fail alike
             answers.append(type(exc).__name__)
     return answers
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_a_warm_load_is_a_load(engines: tuple[object, object], case: str) -> None:
-    plain, warm = engines
-    modules = CASES[case]
-    expected = plain.load(modules, DATA)  # type: ignore[attr-defined]
-    assert warm.load(modules, DATA, warm=WARM) == expected  # type: ignore[attr-defined]
-    assert bool(expected) == (case != "all compile")
-    assert _answers(warm) == _answers(plain)
-    # Loaded again (the worker restarts this way after a timeout): the same again.
-    assert warm.load(CASES["all compile"], DATA, warm=WARM) == []  # type: ignore[attr-defined]
-    assert _answers(warm)[0] == [{"a": 42}]
-
-
-def test_a_warm_query_that_fails_changes_nothing() -> None:
-    engine = InProcessEngine()
-    try:
-        assert engine.load(CASES["all compile"], DATA, warm="x := 1 / input.zero") == []
-        assert engine.query("a := data.good.doubled", {"n": 2}) == [{"a": 4}]
-    finally:
-        engine.close()
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -85,7 +51,7 @@ def test_modules_checked_ahead_load_alike(case: str, monkeypatch: pytest.MonkeyP
         expected = plain.load(CASES[case], DATA)
         compiled.clear()
         ahead.check(CASES[case])
-        assert ahead.load(CASES[case], DATA, warm=WARM) == expected
+        assert ahead.load(CASES[case], DATA) == expected
         assert len(compiled) == 1
         assert _answers(ahead) == _answers(plain)
         ahead.check({"good.rego": GOOD})
