@@ -10,8 +10,9 @@ Measured in one run, each in a fresh process (as pre-commit starts one), best of
   each run (as each commit changes it);
 - policy hook: `gitops-checker check --changed FILE` (schema + all built-in packs), once with
   the file as the previous run saw it (the result cache answers) and once edited.
-The estate is copied to a temporary directory first, and the runs use a result cache of
-their own.
+The estate is copied to a temporary directory first and made a git repository with a
+remote (as a hook's estate is: the checker reads its remotes to recognise its own apps), and
+the runs use a result cache of their own.
 The estate is the bundled example (Kustomize overlays, Helm charts, Argo CD apps) unless
 --estate is given; --documents N checks a synthetic estate (bench/generate_estate.py)
 instead. The changed file is a plain manifest of that estate. The target (issue 6):
@@ -56,6 +57,15 @@ def _changed_file(estate: Path) -> str:
     raise SystemExit(f"no plain manifest in {estate}")
 
 
+def _git_repository(estate: Path) -> None:
+    """A hook runs in a repository: the copy gets one, with the remote its apps name."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for command in (["git", "init", "--quiet"],
+                    ["git", "remote", "add", "origin",
+                     "https://git.acme-finance.example/platform/gitops-estate.git"]):
+        subprocess.run(command, cwd=estate, env=env, check=True)
+
+
 def best(command: list[str], repeat: int, before: Callable[[int], None] | None = None,
          env: dict[str, str] | None = None) -> Sample:
     """The fastest of `repeat` runs (exit codes 0 and 1 both mean the hook ran);
@@ -88,6 +98,7 @@ def main() -> None:
         # A copy: each hook run below edits the changed file, as a commit would.
         estate = Path(tempfile.mkdtemp(prefix="gitops-bench-")) / "estate"
         shutil.copytree(source, estate)
+    _git_repository(estate)
     original = (estate / changed).read_text(encoding="utf-8")
 
     def edit(attempt: int) -> None:

@@ -296,10 +296,11 @@ class CoverageMap:
 
 
 def coverage_map(estate: Estate, options: Mapping[str, Any]) -> CoverageMap:
-    """Which schedule covers which volume: worked out once per run for each set of options
-    (BAK001–BAK003 all ask)."""
-    key = ("backup-coverage", json.dumps(options, sort_keys=True, default=repr))
-    return estate.shared(key, lambda: _coverage_map(estate, options))
+    """Which schedule covers which volume: worked out once per run for each setting of the
+    coverage options (BAK001–BAK003 all ask; a rule's other options play no part)."""
+    relevant = {name: options.get(name) for name in COVERAGE_OPTIONS}
+    key = ("backup-coverage", json.dumps(relevant, sort_keys=True, default=repr))
+    return estate.shared(key, lambda: _coverage_map(estate, relevant))
 
 
 def _coverage_map(estate: Estate, options: Mapping[str, Any]) -> CoverageMap:
