@@ -60,15 +60,6 @@ def display(manifest: Manifest) -> str:
 # --- replicas and autoscalers ---------------------------------------------------------------
 
 
-def _neighbours(estate: Estate, workload: Manifest, kind: str, group: str) -> list[Manifest]:
-    """Objects of a kind that may share the workload's namespace (a superset, in load
-    order): only its namespace's, but every one when it is `default`, which objects
-    without a namespace count as."""
-    if namespace_of(workload) == "default":
-        return estate.of_kind(kind, group)
-    return estate.of_kind_in(namespace_of(workload), kind, group)
-
-
 @dataclass(frozen=True)
 class Autoscaler:
     manifest: Manifest
@@ -79,20 +70,31 @@ class Autoscaler:
 def autoscalers(estate: Estate, workload: Manifest) -> list[Autoscaler]:
     """HPAs of the workload's namespace whose scaleTargetRef names it."""
     found = []
-    for hpa in _neighbours(estate, workload, "HorizontalPodAutoscaler", "autoscaling"):
-        if namespace_of(hpa) != namespace_of(workload):
-            continue
+    for hpa in _autoscalers_by_target(estate).get(
+            (namespace_of(workload), workload.resource.kind, workload.resource.name), ()):
         spec = spec_of(hpa)
         target = mapping(spec.get("scaleTargetRef"))
-        if target.get("kind") != workload.resource.kind or \
-                target.get("name") != workload.resource.name:
-            continue
         api = target.get("apiVersion")
         if isinstance(api, str) and api and api.rpartition("/")[0] != workload.resource.group:
             continue
         minimum = integer(spec.get("minReplicas")) if "minReplicas" in spec else 1
         found.append(Autoscaler(hpa, minimum, integer(spec.get("maxReplicas"))))
     return found
+
+
+def _autoscalers_by_target(estate: Estate) -> Mapping[tuple[str, str, str], list[Manifest]]:
+    """HPAs by (namespace, target kind, target name), in load order: once per run, not a
+    scan of the namespace's HPAs for every workload."""
+    def index() -> dict[tuple[str, str, str], list[Manifest]]:
+        found: dict[tuple[str, str, str], list[Manifest]] = {}
+        for hpa in estate.of_kind("HorizontalPodAutoscaler", "autoscaling"):
+            target = mapping(spec_of(hpa).get("scaleTargetRef"))
+            kind, name = target.get("kind"), target.get("name")
+            if isinstance(kind, str) and isinstance(name, str):
+                found.setdefault((namespace_of(hpa), kind, name), []).append(hpa)
+        return found
+
+    return estate.shared("autoscalers by target", index)
 
 
 @dataclass(frozen=True)
@@ -134,16 +136,50 @@ def _replicas(estate: Estate, workload: Manifest) -> Replicas | None:
 def budgets(estate: Estate, workload: Manifest) -> list[Manifest]:
     """PodDisruptionBudgets of the workload's namespace whose selector selects its pods."""
     labels = pod_labels(workload)
-    found = []
-    for pdb in _neighbours(estate, workload, "PodDisruptionBudget", "policy"):
-        if namespace_of(pdb) != namespace_of(workload):
-            continue
-        selector = spec_of(pdb).get("selector")
-        if selector is None:
-            continue  # a null selector selects no pods
-        if selector_matches(selector, labels):
-            found.append(pdb)
-    return found
+    index = _budget_index(estate).get(namespace_of(workload))
+    if index is None:
+        return []
+    candidates = list(index.unkeyed)
+    for key, value in labels.items():
+        try:
+            candidates.extend(index.keyed.get((key, value), ()))
+        except TypeError:
+            continue  # an unhashable label value equals no selector's value
+    candidates.sort(key=lambda candidate: candidate[0])  # load order
+    return [pdb for _, pdb, selector in candidates if selector_matches(selector, labels)]
+
+
+@dataclass
+class _Budgets:
+    """A namespace's budgets with a selector, as (load position, budget, selector): those
+    whose `matchLabels` holds a first label (pods must carry it to be selected) under that
+    label, the others to be tried against every workload."""
+
+    keyed: dict[tuple[str, Any], list[tuple[int, Manifest, Any]]]
+    unkeyed: list[tuple[int, Manifest, Any]]
+
+
+def _budget_index(estate: Estate) -> Mapping[str, _Budgets]:
+    def index() -> dict[str, _Budgets]:
+        found: dict[str, _Budgets] = {}
+        for position, pdb in enumerate(estate.of_kind("PodDisruptionBudget", "policy")):
+            selector = spec_of(pdb).get("selector")
+            if selector is None:
+                continue  # a null selector selects no pods
+            budgets = found.setdefault(namespace_of(pdb), _Budgets({}, []))
+            labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+            first = next(iter(labels.items()), None) if isinstance(labels, Mapping) else None
+            try:
+                # (`app: null` would select pods without the label: tried against all)
+                if first is not None and first[1] is not None:
+                    budgets.keyed.setdefault(first, []).append((position, pdb, selector))
+                    continue
+            except TypeError:
+                pass  # an unhashable value: tried against every workload
+            budgets.unkeyed.append((position, pdb, selector))
+        return found
+
+    return estate.shared("disruption budgets by label", index)
 
 
 def _scaled(value: Any, replicas: int) -> int | None:
