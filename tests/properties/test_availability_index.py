@@ -5,8 +5,7 @@ objects without a namespace, the default namespace)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
+import importlib.util
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,8 +16,11 @@ from checker.model import Location, Manifest, Resource
 from checker.pyrules import Estate
 from checker.resources import RULES_DIR
 
-sys.path.insert(0, str(RULES_DIR.parent))  # noqa: E402 - the packs are not a package here
-helpers = importlib.import_module("rules.availability._helpers")
+_SPEC = importlib.util.spec_from_file_location(
+    "availability_helpers", RULES_DIR / "availability" / "_helpers.py")
+assert _SPEC is not None and _SPEC.loader is not None
+helpers = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(helpers)
 
 NAMESPACES = st.sampled_from([None, "default", "a", "b"])
 KEYS = st.sampled_from(["app", "tier", "x"])
