@@ -6,6 +6,7 @@ objects without a namespace, the default namespace)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import Any
 
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from checker.resources import RULES_DIR
 _SPEC = importlib.util.spec_from_file_location(
     "availability_helpers", RULES_DIR / "availability" / "_helpers.py")
 assert _SPEC is not None and _SPEC.loader is not None
-helpers = importlib.util.module_from_spec(_SPEC)
+helpers = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)  # (dataclasses)
 _SPEC.loader.exec_module(helpers)
 
 NAMESPACES = st.sampled_from([None, "default", "a", "b"])
