@@ -102,3 +102,16 @@ def test_indexes_find_what_a_scan_finds(drawn: tuple[Estate, list[Manifest]]) ->
         assert helpers.budgets(estate, workload) == _scanned_budgets(estate, workload)
         assert [a.manifest for a in helpers.autoscalers(estate, workload)] == \
             _scanned_autoscalers(estate, workload)
+
+
+def test_a_null_label_value_selects_pods_without_the_label() -> None:
+    """`matchLabels: {app: null}` (invalid, but read as the scan reads it: pods without the
+    label match) must not be filed under a label no pod carries."""
+    workload = _manifest("Deployment", "apps", "w0", "a", {"replicas": 2}, {"tier": "web"})
+    pdbs = [_manifest("PodDisruptionBudget", "policy", f"p{n}", "a", {"selector": selector})
+            for n, selector in enumerate([{"matchLabels": {"app": None}},
+                                          {"matchLabels": {"tier": "web"}},
+                                          {"matchLabels": {"tier": "db"}}, {}])]
+    estate = Estate([pdbs[3], workload, pdbs[1], pdbs[0], pdbs[2]])
+    assert helpers.budgets(estate, workload) == _scanned_budgets(estate, workload) == \
+        [pdbs[3], pdbs[1], pdbs[0]]  # in load order
