@@ -122,13 +122,14 @@ class ResultCache:
 class RenderCache:
     """Builds of Kustomize overlays by the content of every file of their kustomizations'
     directories and what they name, with kubectl's identity: a change elsewhere in the
-    estate (a pre-commit hook's one file) leaves the other overlays' builds valid.
+    estate (a pre-commit hook's one file) leaves the other overlays' builds valid. Helm
+    renders and the repository's remotes are kept the same way.
 
-    A build that holds secret values (a Secret, a password in an environment literal) is
-    kept sealed: encrypted (AES-GCM) with a key drawn from the content of the files it was
-    built from, by a hash that nothing else keeps. Only a run that has those same files can
-    open it, and such a run could read the values from them anyway; once the files change,
-    the entry opens for nobody. Without the `cryptography` package such builds are not
+    Every entry is sealed: encrypted (AES-GCM) with a key drawn from the content of the
+    files it was made from and its settings, by a hash that nothing else keeps. Only a run
+    that has those same files can open it, and such a run could read whatever it holds from
+    them anyway (Secret values included, wherever a chart or an overlay puts them); once the
+    files change, the entry opens for nobody. Without the `cryptography` package nothing is
     kept."""
 
     def __init__(self, directory: Path) -> None:
@@ -174,22 +175,25 @@ class RenderCache:
         try:
             with (self.directory / f"{name}.pickle").open("rb") as handle:
                 value = pickle.load(handle)
-            if isinstance(value, _Sealed):
-                return pickle.loads(_unseal(value, name, seal))
-            return value
+            if not isinstance(value, _Sealed):
+                return None  # (kept in the clear by an earlier version)
+            return pickle.loads(_unseal(value, name, seal))
         except Exception:  # noqa: BLE001 - missing, damaged or not ours to open: build again
             return None
 
-    def put(self, key: tuple[str, bytes], value: object, *, sealed: bool = False) -> None:
-        """Keep a build; `sealed` when it holds secret values (it is then kept only if it
-        can be sealed)."""
+    def put(self, key: tuple[str, bytes], value: object, *, files: Iterable[Path],
+            tool: str | None) -> None:
+        """Keep what was made from `files` after `key` was taken from them, unless they
+        changed meanwhile (it may hold their newer content, which that key must not name or
+        open)."""
+        if self.key(files, tool) != key:
+            return
         name, seal = key
-        if sealed:
-            try:
-                value = _seal(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), name, seal)
-            except Exception:  # noqa: BLE001 - no cipher here (or an unpicklable build)
-                return
-        _write_atomically(self.directory / f"{name}.pickle", value)
+        try:
+            sealed = _seal(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), name, seal)
+        except Exception:  # noqa: BLE001 - no cipher here (or an unpicklable build)
+            return
+        _write_atomically(self.directory / f"{name}.pickle", sealed)
 
     def prune(self, limit: int = 4096) -> None:
         _prune(self.directory, limit)

@@ -114,6 +114,14 @@ class LoadedPacks:
     """Templates and constraints the packs hold."""
     problems: list[PolicyProblem]
 
+    def rego_modules(self) -> dict[str, str]:
+        """The Rego the rule set will hold when the estate brings no templates of its own:
+        the packs' modules and their ConstraintTemplates' (path → source)."""
+        modules = {m.path: m.source for m in self.rules.rego.modules}
+        templates, _ = read_templates(self.gatekeeper_objects)
+        modules.update((m.path, m.source) for t in templates.values() for m in t.modules)
+        return modules
+
     def with_estate(self, estate: Sequence[Manifest]) -> RuleSet:
         """The whole rule set: the estate's constraints and templates, then the packs'.
         Once per `LoadedPacks`."""

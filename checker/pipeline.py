@@ -113,8 +113,10 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         # The packs first: their Rego modules are parsed and compiled by the worker while
         # the estate loads (the estate's own templates, if any, are added after it).
         packs = load_packs(RuleSources.for_config(config, root, policy_dirs), root=root)
-        if own_worker and packs.rules.rego.modules:
-            preload_spare({m.path: m.source for m in packs.rules.rego.modules})
+        if own_worker:
+            modules = packs.rego_modules()
+            if modules:
+                preload_spare(modules)
         estate_load = load_declared(paths, root=root, config=config, progress=progress,
                                     render_cache=render_cache)
         gc.freeze()

@@ -295,7 +295,7 @@ def test_builds_holding_secrets_are_kept_sealed(tmp_path: Path,
     assert builds.calls == 3
 
 
-def test_a_sealed_build_opens_only_with_the_key_of_its_files(tmp_path: Path) -> None:
+def test_a_kept_build_opens_only_with_the_key_of_its_files(tmp_path: Path) -> None:
     from checker.cache import RenderCache
 
     files = tmp_path / "in"
@@ -303,7 +303,7 @@ def test_a_sealed_build_opens_only_with_the_key_of_its_files(tmp_path: Path) -> 
     cache = RenderCache(tmp_path / "renders")
     cache.directory.mkdir()
     key = cache.key([files], "tool")
-    cache.put(key, {"value": CANARY}, sealed=True)
+    cache.put(key, {"value": CANARY}, files=[files], tool="tool")
     (entry,) = cache.directory.iterdir()
     assert CANARY.encode() not in entry.read_bytes()
     assert cache.get(key) == {"value": CANARY}
@@ -313,18 +313,24 @@ def test_a_sealed_build_opens_only_with_the_key_of_its_files(tmp_path: Path) -> 
     changed = cache.key([files], "tool")
     assert changed[0] != name and changed[1] != seal
     assert cache.get((name, changed[1])) is None  # another content's key does not open it
-    cache.put(key, {"value": 1})  # not sealed: kept as it is
-    assert cache.get(key) == {"value": 1}
+    # Made while a file changed (the key was taken before): not kept under the old key.
+    cache.put(key, {"value": "newer"}, files=[files], tool="tool")
+    assert cache.get(key) == {"value": CANARY}
+    # An entry kept in the clear (an earlier version) is not used.
+    import pickle
+
+    entry.write_bytes(pickle.dumps({"value": "plain"}))
+    assert cache.get(key) is None
 
 
-def test_without_a_cipher_secret_builds_are_not_kept(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_cipher_nothing_is_kept(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from checker.cache import RenderCache
 
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
     cache = RenderCache(tmp_path)
     key = cache.key([], "tool")
-    cache.put(key, {"value": CANARY}, sealed=True)
+    cache.put(key, {"value": CANARY}, files=[], tool="tool")
     assert not list(tmp_path.iterdir()) and cache.get(key) is None
 
 
@@ -362,3 +368,26 @@ def test_chart_renders_are_kept_by_their_files_and_values(
     if change == "values file":  # RES004 (maxReplicas 40) is gone with the new render
         assert "RES004" in {r for r, _, _ in _findings(kept)} - {r for r, _, _ in
                                                                   _findings(cached)}
+
+
+@pytest.mark.skipif(not __import__("checker.render.helm").render.helm.HELM_AVAILABLE,
+                    reason="the helm extra is not installed")
+def test_a_chart_with_a_linked_directory_is_rendered_every_time(
+        estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helm follows a linked directory inside a chart; the file listing the key is made
+    from does not, so an edit there would not be seen: such a chart is not kept."""
+    from checker.render import helm
+
+    calls: list[str] = []
+    real = helm.render_chart
+    monkeypatch.setattr(helm, "render_chart",
+                        lambda chart, **kw: calls.append(chart.name) or real(chart, **kw))
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "notes.txt").write_text("shared\n")
+    (estate / "charts/report-portal/shared").symlink_to(tmp_path / "shared")
+    _check(estate, tmp_path / "1.json")
+    _check(estate, tmp_path / "2.json")
+    unrelated = estate / "clusters/prod/reporting/ingress.yaml"
+    unrelated.write_text(unrelated.read_text() + "# edited\n")
+    _check(estate, tmp_path / "3.json")
+    assert calls == ["report-portal"] * 2  # (the second run was answered by the result cache)

@@ -109,6 +109,8 @@ def _json_input(value: Any) -> Any:
 
 _spare: tuple[Any, multiprocessing.connection.Connection] | None = None
 _spare_lock = threading.Lock()
+_preloading: threading.Thread | None = None
+"""Sending the modules to the spare: finished before anything else is sent to it."""
 
 
 def start_spare() -> None:
@@ -127,16 +129,27 @@ def start_spare() -> None:
 def preload_spare(modules: Mapping[str, str]) -> None:
     """Have the spare parse and compile `modules` now (while the estate loads): an engine
     that takes it and loads the same modules then only adds the data. Nothing happens
-    without a spare."""
+    without a spare. Sent from a thread: more than the pipe holds would otherwise wait
+    until the spare has started and reads."""
+    global _preloading
     with _spare_lock:
-        if _spare is not None:
+        if _spare is None or _preloading is not None:
+            return
+        conn, request = _spare[1], ("check", dict(modules))
+
+        def send() -> None:
             with contextlib.suppress(OSError, ValueError):
-                _spare[1].send(("check", dict(modules)))
+                conn.send(request)
+
+        _preloading = threading.Thread(target=send, name="gitops-checker-opa-preload",
+                                       daemon=True)
+        _preloading.start()
 
 
 def discard_spare() -> None:
-    """End a spare no engine took: it holds nothing, so it is not waited for."""
-    spare = _pop_spare()
+    """End a spare no engine took: it holds nothing, so it is not waited for (nor what is
+    being sent to it: the process is ended)."""
+    spare = _pop_spare(sent=False)
     if spare is not None:
         _end(*spare, grace=0.0)
 
@@ -149,10 +162,14 @@ def _take_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
     return spare
 
 
-def _pop_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
-    global _spare
+def _pop_spare(*, sent: bool = True) -> tuple[Any, multiprocessing.connection.Connection] | None:
+    """The spare; with `sent`, once its modules are sent (or failed to be: it died)."""
+    global _spare, _preloading
     with _spare_lock:
         spare, _spare = _spare, None
+        preloading, _preloading = _preloading, None
+    if sent and preloading is not None:
+        preloading.join()
     return spare
 
 

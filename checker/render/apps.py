@@ -148,22 +148,27 @@ def repo_identities(root: Path, configured: Sequence[str] = (), *,
     rewriting), read from the git configuration without touching the network. Not a git
     repository: the configured ones only."""
     identities = {normalise_repo_url(u) for u in configured if isinstance(u, str) and u.strip()}
-    for url in _remote_urls(root) if remotes else ():
-        normalised = normalise_repo_url(url)
-        if normalised:
-            identities.add(normalised)
-    return identities
+    return identities | (remote_identities(root) or set() if remotes else set())
 
 
-def _remote_urls(root: Path) -> list[str]:
+def remote_identities(root: Path) -> set[str] | None:
+    """The normalised remotes of `root`'s repository; None when they could not be read
+    (no gitpython or git, not a repository, a broken configuration)."""
+    urls = _remote_urls(root)
+    if urls is None:
+        return None
+    return {n for n in (normalise_repo_url(url) for url in urls) if n}
+
+
+def _remote_urls(root: Path) -> list[str] | None:
     try:
         import git  # gitpython; imported here so a missing git binary only costs remotes
     except ImportError:
-        return []
+        return None
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.exc.GitError, OSError, ValueError):
-        return []
+        return None
     urls: list[str] = []
     try:
         with repo:
@@ -187,7 +192,7 @@ def _remote_urls(root: Path) -> list[str]:
                         elif remote_section and key in ("url", "pushurl"):
                             remotes.append((item, key == "pushurl"))
     except Exception:  # noqa: BLE001 - a broken git config means no remotes, never a crash
-        return []
+        return None
     for url, push in remotes:
         best: tuple[str, str] | None = None
         for prefix, base, push_only in rewrites:

@@ -33,7 +33,6 @@ from checker.load import LoadResult, ReadAhead, available_cores, load
 from checker.model import Location, Manifest, Resource, RuleInfo, Severity, ToolError, Violation
 from checker.render import NotRendered, Rendered, RenderOrigin, apps, helm, kustomize
 from checker.render.plain import Parsed, render_plain
-from checker.secrets import secret_texts
 
 RULES = {
     "RND001": RuleInfo(
@@ -189,14 +188,19 @@ def _repo_identities(root: Path, configured: Sequence[str], cache: RenderCache |
     """`apps.repo_identities`, without gitpython when it can be helped (importing it and
     reading the configuration costs ~35 ms of a pre-commit run): outside a repository there
     are no remotes, and the remotes' identities (normalised: no credentials) are kept in the
-    render cache by the content of the configuration files. Not kept when a file includes
-    another or `.git` is a file (a worktree's configuration lives elsewhere)."""
-    top = repository_top(root)
-    if not (top / ".git").exists():
+    render cache by the content of the configuration files. Kept only where the repository
+    is found as gitpython finds it: `root`'s path has no link, `.git` is a directory with a
+    HEAD (not a worktree's `.git` file), no configuration file includes another; and never
+    when they could not be read."""
+    given = Path(os.path.abspath(root))
+    if not any((d / ".git").exists() or (d / "HEAD").exists()
+               for top in {given, Path(os.path.realpath(root))} for d in (top, *top.parents)):
         return apps.repo_identities(root, configured, remotes=False)
-    files = git_config_files(root)
-    if cache is None or not (top / ".git").is_dir():
+    top = repository_top(root)
+    if cache is None or given != top and top not in given.parents or \
+            not (top / ".git" / "HEAD").is_file():
         return apps.repo_identities(root, configured)
+    files = git_config_files(root)
     texts = []
     for path in files:
         try:
@@ -209,9 +213,10 @@ def _repo_identities(root: Path, configured: Sequence[str], cache: RenderCache |
     kept = cache.get(key)
     if isinstance(kept, list) and all(isinstance(i, str) for i in kept):
         return apps.repo_identities(root, configured, remotes=False) | set(kept)
-    remotes = apps.repo_identities(root, ())
-    cache.put(key, sorted(remotes))
-    return apps.repo_identities(root, configured, remotes=False) | remotes
+    remotes = apps.remote_identities(root)
+    if remotes is not None:
+        cache.put(key, sorted(remotes), files=files, tool="git remotes")
+    return apps.repo_identities(root, configured, remotes=False) | (remotes or set())
 
 
 _Build = tuple[Path, "str | None", "str | None"]
@@ -245,7 +250,7 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
         for job in built:
             if job[0] not in tree.kustomizations:
                 continue  # what it reads is not known here: built every time
-            if job[0] not in keys:  # before the build: a file changed meanwhile is a miss
+            if job[0] not in keys:  # taken before the build (checked again before keeping)
                 keys[job[0]] = cache.key(_build_inputs(tree, job[0]), tool)
             stored = cache.get(keys[job[0]])
             if isinstance(stored, list):
@@ -264,13 +269,10 @@ def _build_overlays(jobs: Sequence[_Build], tree: kustomize.KustomizeTree, root:
             if job[0] not in keys:
                 continue
             rendered, problems = results[job]
-            # A failed build is tried again next time; one holding secret values (a Secret,
-            # a password in an env literal) is kept sealed by the files it was built from.
-            if not problems:
-                secret = any(next(secret_texts(r.obj), None) is not None for r in rendered)
+            if not problems:  # a failed build is tried again next time
                 cache.put(keys[job[0]], [(r.obj, r.source, r.generated_by, r.transformations)
                                          for r in rendered],
-                          sealed=secret)
+                          files=_build_inputs(tree, job[0]), tool=tool)
         cache.prune()
     return {job: results[job] for job in wanted}
 
@@ -362,23 +364,39 @@ def _chart_render(chart: Path, root: Path, cache: RenderCache | None, *,
                   ) -> tuple[list[Rendered], list[NotRendered]]:
     """`helm.render_chart`, kept in the render cache by the content of the chart's files and
     its values files and by every option (values included): a kept render does not even
-    load Helm's library. Kept like a kubectl build: never when it failed, sealed when it
-    holds secret values."""
-    if cache is None or not helm.HELM_AVAILABLE:
+    load Helm's library. Kept like a kubectl build (never when it failed); not kept for a
+    chart with a linked directory inside (Helm follows it, the file listing does not)."""
+    chart_files = _chart_files(chart)
+    if cache is None or not helm.HELM_AVAILABLE or not chart_files:
         return helm.render_chart(chart, root=root, value_files=value_files, **options)
     settings = repr(("helm", helm.sdk_identity(), binary_signature(helm.__file__),
                      str(root.resolve()), [str(f) for f in value_files],  # merged in order
                      sorted(options.items(), key=lambda i: i[0])))
-    key = cache.key([*_files_in(chart, recursive=True), *value_files], settings)
+    files = [*chart_files, *value_files]
+    key = cache.key(files, settings)
     stored = cache.get(key)
     if isinstance(stored, list) and all(isinstance(r, Rendered) for r in stored):
         return stored, []
     rendered, problems = helm.render_chart(chart, root=root, value_files=value_files,
                                            **options)
     if not problems:
-        cache.put(key, rendered, sealed=any(next(secret_texts(r.obj), None) is not None
-                                            for r in rendered))
+        cache.put(key, rendered, files=files, tool=settings)
     return rendered, problems
+
+
+def _chart_files(chart: Path) -> list[Path] | None:
+    """A chart's files (an archive: itself); None when they cannot all be listed (a linked
+    directory, an unreadable one)."""
+    if chart.is_file():
+        return [chart]
+    found: list[Path] = []
+    failed: list[OSError] = []
+    for directory, subdirectories, names in os.walk(chart, onerror=failed.append):
+        for name in subdirectories:
+            if os.path.islink(os.path.join(directory, name)):
+                return None
+        found.extend(Path(directory, name) for name in names)
+    return None if failed else found
 
 
 def _place_directory(written: Sequence[Manifest], target: Path,

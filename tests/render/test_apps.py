@@ -964,3 +964,43 @@ def test_set_path_and_set_value() -> None:
     assert [set_value(v) for v in ("true", "FALSE", "null", "0", "10", "010", "1.5", "{}",
                                    "{a,1}", "-3")] == \
         [True, False, None, 0, 10, "010", "1.5", [], ["a", 1], -3]
+
+
+def test_remotes_that_could_not_be_read_are_not_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No gitpython (or no git) on one run must not stick: the next run reads them."""
+    import sys
+
+    from checker.cache import RenderCache
+    from checker.render.stage import _repo_identities
+
+    root = _remotes_repo(tmp_path, monkeypatch)
+    cache = RenderCache(tmp_path / "renders")
+    cache.directory.mkdir()
+    with monkeypatch.context() as blocked:
+        blocked.setitem(sys.modules, "git", None)
+        assert _repo_identities(root, [], cache) == set()
+    assert not list(cache.directory.iterdir())
+    assert "git.example.com/Platform/estate" in _repo_identities(root, [], cache)
+
+
+def test_a_root_reached_through_a_link_reads_its_remotes_with_gitpython(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repository gitpython finds from the path as given (a link into it) is the one
+    whose remotes count; nothing is kept for such a path."""
+    import sys
+
+    from checker.cache import RenderCache
+    from checker.render.stage import _repo_identities
+
+    root = _remotes_repo(tmp_path, monkeypatch)
+    (root / "sub").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(root / "sub")
+    cache = RenderCache(tmp_path / "renders")
+    cache.directory.mkdir()
+    assert _repo_identities(link, [], cache) == repo_identities(link)
+    assert not list(cache.directory.iterdir())
+    with monkeypatch.context() as blocked:  # not kept: gitpython is asked every time
+        blocked.setitem(sys.modules, "git", None)
+        assert _repo_identities(link, [], cache) == set()
