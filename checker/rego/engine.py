@@ -130,8 +130,8 @@ class InProcessEngine:
 
     def check(self, modules: Mapping[str, str]) -> None:
         """Parse and compile `modules` ahead of the data (while the estate loads): a `load`
-        of the same modules then only adds them and the data to a new engine."""
-        problems, _, engine = self._compiled(modules)
+        of the same modules then only adds the data to the engine that compiled them."""
+        problems, engine = self._compiled(modules)
         self._checked = (dict(modules), problems, engine)
 
     def load(self, modules: Mapping[str, str], data: Mapping[str, Any] | bytes
@@ -145,7 +145,7 @@ class InProcessEngine:
         if checked is not None and checked[0] == modules and checked[2] is self._engine:
             problems, engine = list(checked[1]), checked[2]
         else:
-            problems, _, engine = self._compiled(modules)
+            problems, engine = self._compiled(modules)
         if data:
             try:
                 _add_data(engine, data)
@@ -155,10 +155,9 @@ class InProcessEngine:
         self._engine = engine
         return problems
 
-    def _compiled(self, modules: Mapping[str, str]
-                  ) -> tuple[list[RegoProblem], dict[str, str], Any]:
-        """(problems, the modules that parse and compile together, the engine holding them
-        and no data: this engine's current one)."""
+    def _compiled(self, modules: Mapping[str, str]) -> tuple[list[RegoProblem], Any]:
+        """(problems, the engine holding the modules that parse and compile together, and no
+        data: this engine's current one)."""
         from opa_bindings import OpaError
 
         modules, problems = sandboxed(modules)
@@ -196,7 +195,7 @@ class InProcessEngine:
                 for name in culprits:
                     del parsed[name]
                 continue
-            return problems, parsed, engine
+            return problems, engine
 
     def _new_engine(self) -> Any:
         if self._fresh:

@@ -185,38 +185,46 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
 
 def _repo_identities(root: Path, configured: Sequence[str], cache: RenderCache | None
                      ) -> set[str]:
-    """`apps.repo_identities`, without gitpython when it can be helped (importing it and
-    reading the configuration costs ~35 ms of a pre-commit run): outside a repository there
-    are no remotes, and the remotes' identities (normalised: no credentials) are kept in the
-    render cache by the content of the configuration files. Kept only where the repository
-    is found as gitpython finds it: `root`'s path has no link, `.git` is a directory with a
-    HEAD (not a worktree's `.git` file), no configuration file includes another; and never
-    when they could not be read."""
+    """`apps.repo_identities`, with the remotes read without gitpython when it can be
+    helped (importing it and reading the configuration cost ~35 ms of a pre-commit run)."""
+    return apps.repo_identities(root, configured, remotes=False) | _remotes(root, cache)
+
+
+def _remotes(root: Path, cache: RenderCache | None) -> set[str]:
+    """The remotes' identities: none outside a repository; kept in the render cache
+    (normalised: no credentials) by the content of the configuration files, where the
+    repository is found as gitpython finds it (`root`'s path has no link, `.git` is a
+    directory with a HEAD, not a worktree's `.git` file) and no configuration file includes
+    another; never kept when they could not be read."""
     given = Path(os.path.abspath(root))
     if not any((d / ".git").exists() or (d / "HEAD").exists()
                for top in {given, Path(os.path.realpath(root))} for d in (top, *top.parents)):
-        return apps.repo_identities(root, configured, remotes=False)
+        return set()
     top = repository_top(root)
-    if cache is None or given != top and top not in given.parents or \
-            not (top / ".git" / "HEAD").is_file():
-        return apps.repo_identities(root, configured)
     files = git_config_files(root)
-    texts = []
-    for path in files:
-        try:
-            texts.append(path.read_bytes())
-        except OSError:
-            continue  # missing: recorded by the key
-    if any(b"include" in text.lower() for text in texts):
-        return apps.repo_identities(root, configured)
+    if cache is None or given != top and top not in given.parents or \
+            not (top / ".git" / "HEAD").is_file() or _includes_another(files):
+        return apps.remote_identities(root) or set()
     key = cache.key(files, "git remotes")
     kept = cache.get(key)
     if isinstance(kept, list) and all(isinstance(i, str) for i in kept):
-        return apps.repo_identities(root, configured, remotes=False) | set(kept)
+        return set(kept)
     remotes = apps.remote_identities(root)
-    if remotes is not None:
-        cache.put(key, sorted(remotes), files=files, tool="git remotes")
-    return apps.repo_identities(root, configured, remotes=False) | (remotes or set())
+    if remotes is None:
+        return set()
+    cache.put(key, sorted(remotes), files=files, tool="git remotes")
+    return remotes
+
+
+def _includes_another(files: Sequence[Path]) -> bool:
+    """Whether a git configuration file may include another (`[include]`, `[includeIf]`)."""
+    for path in files:
+        try:
+            if b"include" in path.read_bytes().lower():
+                return True
+        except OSError:
+            continue  # missing: the key records it
+    return False
 
 
 _Build = tuple[Path, "str | None", "str | None"]
