@@ -126,8 +126,9 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
     result.inputs.update(tree.consumed_files())
     for directory, kustomization in tree.kustomizations.items():
         result.inputs.update(kustomization.patch_files)
-        result.inputs.update(_files_in(directory, recursive=False))
-    result.inputs.update(f for chart in charts for f in _files_in(chart, recursive=True))
+        result.inputs.update(_files_in(directory))
+    for chart in charts:
+        _chart_inputs(result, chart)
     # A kustomization that cannot be read would fail the deployer too: its objects went
     # unchecked.
     loaded.errors.extend(ToolError("render", p.reason, p.path, p.line) for p in tree.problems)
@@ -162,7 +163,7 @@ def load_estate(candidates: Sequence[Candidate], *, root: Path,
                             default_namespace, instruction.app, instruction.namespace, forced,
                             instruction.cluster)
         elif instruction.kind == "helm":
-            result.inputs.update(_files_in(target, recursive=True))
+            _chart_inputs(result, target)
             result.inputs.update(root / f for f in instruction.value_files)
             _render_chart(target, result, written, root, default_namespace, instruction,
                           kubernetes_version, render_cache)
@@ -293,7 +294,7 @@ def _build_inputs(tree: kustomize.KustomizeTree, directory: Path) -> list[Path]:
         files.append(kustomization.file)
         files.extend(kustomization.local_files)
         files.extend(kustomization.patch_files)
-        files.extend(_files_in(kustomization.directory, recursive=False))
+        files.extend(_files_in(kustomization.directory))
     return files
 
 
@@ -393,10 +394,13 @@ def _chart_render(chart: Path, root: Path, cache: RenderCache | None, *,
 
 
 def _chart_files(chart: Path) -> list[Path] | None:
-    """A chart's files (an archive: itself); None when they cannot all be listed (a linked
-    directory, an unreadable one)."""
+    """A chart's files (an archive: itself; nothing there: none); None when they cannot all
+    be listed (a linked directory, which Helm follows and a listing does not; an unreadable
+    one)."""
     if chart.is_file():
         return [chart]
+    if not chart.is_dir():
+        return []
     found: list[Path] = []
     failed: list[OSError] = []
     for directory, subdirectories, names in os.walk(chart, onerror=failed.append):
@@ -502,15 +506,24 @@ def _affixed(name: str, original: str) -> bool:
         name.startswith(original) and name[len(original):].startswith(("-", ".")))
 
 
-def _files_in(path: Path, *, recursive: bool) -> list[Path]:
+def _files_in(path: Path) -> list[Path]:
     """The regular files of a directory (or the file itself); nothing if it cannot be read."""
     try:
         if path.is_file():
             return [path]
-        found = path.rglob("*") if recursive else path.iterdir()
-        return [f for f in found if f.is_file()]
+        return [f for f in path.iterdir() if f.is_file()]
     except OSError:
         return []
+
+
+def _chart_inputs(result: EstateLoad, chart: Path) -> None:
+    """A chart's files among what the run read; a chart whose files cannot all be listed
+    makes the run one the result cache does not keep."""
+    files = _chart_files(chart)
+    if files is None:
+        result.complete_inputs = False
+    else:
+        result.inputs.update(files)
 
 
 def _kube(version: str | None) -> str | None:
