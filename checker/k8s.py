@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from checker.model import Manifest
 
@@ -157,31 +157,114 @@ _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0
                 "@hourly": "0 * * * *"}
 
 
-def schedule_gap(expression: Any, *, samples: int = 400) -> dt.timedelta | None:
+class ScheduleGaps(NamedTuple):
+    shortest: dt.timedelta
+    longest: dt.timedelta
+
+
+def schedule_gap(expression: Any) -> dt.timedelta | None:
     """The longest time between two runs of a cron schedule (`0 */6 * * *`, `@daily`,
     `@every 4h`): how old the newest backup can get. None if the schedule cannot be read."""
+    gaps = schedule_gaps(expression)
+    return None if gaps is None else gaps.longest
+
+
+def schedule_gaps(expression: Any) -> ScheduleGaps | None:
+    """The shortest and the longest time between two runs of a cron schedule; None if it
+    cannot be read."""
     if not isinstance(expression, str):
         return None
     text = expression.strip()
     if text.startswith("@every "):
-        return duration(text.removeprefix("@every ").strip())
+        every = duration(text.removeprefix("@every ").strip())
+        return None if every is None else ScheduleGaps(every, every)
     text = _DESCRIPTORS.get(text, text)
     text = re.sub(r"^(CRON_TZ|TZ)=\S+\s+", "", text)
-    return _cron_gap(text, samples)
+    return _cron_gaps(text)
+
+
+_CALENDAR_START = dt.date(2026, 1, 1)
+_DATE_CYCLE_YEARS = 4
+"""Runs that depend on the date or on the weekday alone repeat every 4 years (leap day)."""
+_WEEKDAY_DATE_CYCLE_YEARS = 28
+"""Runs that depend on both (`13 * 5`, `* 2 MON#1`) repeat every 28 years (until 2100)."""
+_DAY = 86_400
 
 
 @functools.lru_cache(maxsize=1024)
-def _cron_gap(text: str, samples: int) -> dt.timedelta | None:
-    """Estates repeat a few schedules many times: each is simulated once."""
+def _cron_gaps(text: str) -> ScheduleGaps | None:
+    """Worked out from the fields instead of simulated run by run (a simulation costs
+    milliseconds per schedule): the runs of a day are the product of its hours, minutes and
+    seconds; the days with runs are read off a calendar with cronsim's own day matching,
+    over a whole cycle of the fields that choose them. A schedule that runs at most once in
+    that cycle has it as its longest gap."""
     from cronsim import CronSim, CronSimError
 
     try:
-        runs = CronSim(text, dt.datetime(2026, 1, 1))
-        times = [next(runs) for _ in range(samples)]
-    except (CronSimError, StopIteration, ValueError):
+        sim = CronSim(text, dt.datetime.combine(_CALENDAR_START, dt.time()))
+    except (CronSimError, ValueError):
         return None
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    return max(gaps) if gaps else None
+    first, last, within = _gaps_within_a_day(sim.hours, sim.minutes, sim.seconds)
+    years = _WEEKDAY_DATE_CYCLE_YEARS if _weekday_meets_date(sim) else _DATE_CYCLE_YEARS
+    days = _days_with_runs(sim, years)
+    if len(days) < 2 and years == _DATE_CYCLE_YEARS:
+        years = _WEEKDAY_DATE_CYCLE_YEARS
+        days = _days_with_runs(sim, years)
+    across = [_DAY * (b - a) - last + first for a, b in itertools.pairwise(days)]
+    if not days or (not across and within is None):
+        span = _years_later(_CALENDAR_START, years) - _CALENDAR_START
+        return ScheduleGaps(span, span)
+    candidates = across + list(within or ())
+    return ScheduleGaps(dt.timedelta(seconds=min(candidates)),
+                        dt.timedelta(seconds=max(candidates)))
+
+
+def _gaps_within_a_day(hours: Iterable[int], minutes: Iterable[int], seconds: Iterable[int]
+                       ) -> tuple[int, int, tuple[int, int] | None]:
+    """(first run, last run, (shortest, longest) gap between runs of one day), in seconds of
+    the day. Consecutive runs differ in the second, the minute or the hour; each kind of
+    step is its field's step less what the finer fields span."""
+    h, m, s = sorted(hours), sorted(minutes), sorted(seconds)
+    first = 3600 * h[0] + 60 * m[0] + s[0]
+    last = 3600 * h[-1] + 60 * m[-1] + s[-1]
+    steps: list[int] = []
+    for values, unit, finer_span in ((s, 1, 0), (m, 60, s[-1] - s[0]),
+                                     (h, 3600, 60 * (m[-1] - m[0]) + s[-1] - s[0])):
+        differences = [b - a for a, b in itertools.pairwise(values)]
+        if differences:
+            steps += [unit * min(differences) - finer_span,
+                      unit * max(differences) - finer_span]
+    return first, last, (min(steps), max(steps)) if steps else None
+
+
+def _weekday_meets_date(sim: Any) -> bool:
+    """Whether the days with runs depend on weekday and date together (a weekday field
+    other than every day, with a day-of-month or month field other than all)."""
+    weekdays = {w % 7 for w in sim.weekdays if isinstance(w, int)}
+    every_weekday = len(weekdays) == 7 and all(isinstance(w, int) for w in sim.weekdays)
+    every_date = set(range(1, 32)) <= set(sim.days) and set(sim.months) >= set(range(1, 13))
+    return not every_weekday and not every_date
+
+
+def _days_with_runs(sim: Any, years: int) -> list[int]:
+    """Ordinals of the days with runs, over `years` from the calendar's start."""
+    day = _CALENDAR_START
+    end = _years_later(day, years)
+    one = dt.timedelta(days=1)
+    found = []
+    months, match_day = sim.months, sim.match_day
+    while day < end:
+        if day.month not in months:
+            day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            continue
+        if match_day(day):
+            found.append(day.toordinal())
+        day += one
+    return found
+
+
+def _years_later(day: dt.date, years: int) -> dt.date:
+    return day.replace(year=day.year + years)
 
 
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:

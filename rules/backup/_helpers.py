@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,11 +57,11 @@ from typing import Any
 
 from checker.k8s import (
     annotations_of,
-    duration,
     labels_of,
     pod_labels,
     pod_spec,
     schedule_gap,
+    schedule_gaps,
     selector_matches,
 )
 from checker.model import Manifest
@@ -243,27 +242,11 @@ def gap(schedule: Schedule) -> dt.timedelta | None:
 
 def shortest_gap(schedule: Schedule) -> dt.timedelta | None:
     """The shortest time between two runs, for counting what `keepLast` keeps."""
-    from cronsim import CronSim, CronSimError
-
     expression = schedule.expression
-    if not isinstance(expression, str):
-        return None
-    text = expression.strip().removesuffix("-random")
-    if text.startswith("@every "):
-        return duration(text.removeprefix("@every ").strip())
-    descriptors = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
-                   "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *",
-                   "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-    text = descriptors.get(text, text)
-    if text.startswith(("CRON_TZ=", "TZ=")) and " " in text:
-        text = text.split(" ", 1)[1].strip()
-    try:
-        runs = CronSim(text, dt.datetime(2026, 1, 1))
-        times = [next(runs) for _ in range(400)]
-    except (CronSimError, StopIteration, ValueError):
-        return None
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    return min(gaps) if gaps else None
+    if isinstance(expression, str):
+        expression = expression.strip().removesuffix("-random")
+    gaps = schedule_gaps(expression)
+    return None if gaps is None else gaps.shortest
 
 
 # --- coverage ------------------------------------------------------------------------------
