@@ -295,6 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from checker.rego.worker import discard_spare, start_spare
+
+    if not args.schema_only and "-" not in args.paths:
+        # The OPA worker's interpreter starts beside this one's imports, and is ready when the
+        # rules are (a run answered from the cache, or asked to use an OPA server, ends it).
+        start_spare()
+    try:
+        return _check_started(args)
+    finally:
+        discard_spare()
+
+
+def _check_started(args: argparse.Namespace) -> int:
     outputs = _parse_formats(args.formats or ["text"])
     focus = None
     if args.changed:

@@ -1,18 +1,25 @@
 """An OPA engine in a child process, so that a query that runs too long can be stopped.
 
-OPA's evaluation cannot be interrupted from Python, so the engine lives in a `spawn`ed
-process (never `fork`: a process that has run the Go runtime can hang in a forked child).
-On a timeout the child is killed; the next call starts a new one and loads the same modules
-and data again.
+OPA's evaluation cannot be interrupted from Python, so the engine lives in a child process
+started afresh (never `fork`ed: a process that has run the Go runtime can hang in a forked
+child). On a timeout the child is killed; the next call starts a new one and loads the same
+modules and data again.
+
+The child is a new interpreter started with `subprocess`, talking over a socket pair with
+multiprocessing's message framing. multiprocessing's own `spawn` costs more for one long-lived
+helper: each run also started its resource tracker (another interpreter), and the child
+re-imported the parent's main script (the whole CLI, when started as `gitops-checker`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import multiprocessing.connection
 import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.reduction import ForkingPickler
@@ -26,22 +33,28 @@ from checker.rego.engine import (
     data_json,
 )
 
-_CONTEXT = multiprocessing.get_context("spawn")
-
-
 OPA_MISSING = ("the OPA engine is not installed (Python package opa-golib-python-bindings; "
                "`pip install --ignore-requires-python opa-golib-python-bindings==0.4.4`, "
                "see docs/install.md): Rego rules cannot be evaluated")
 
 
-def _serve(conn: multiprocessing.connection.Connection, quiet: bool) -> None:
+_CHILD = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+          "from checker.rego.worker import serve_socket; serve_socket(int(sys.argv[2]))")
+"""The child's program: the parent's import path (as multiprocessing's spawn hands over),
+then the loop on the inherited socket."""
+
+
+def serve_socket(fd: int) -> None:
+    """The child's entry point: serve the parent on the socket `fd` until it goes away."""
+    conn = multiprocessing.connection.Connection(fd)
+    try:
+        _serve(conn)
+    finally:
+        conn.close()
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
     """The child's loop: one engine, requests in, results or errors out."""
-    if quiet:
-        # The Go runtime writes goroutine dumps to stderr when it dies (out of memory): the
-        # parent reports the crash itself, the user's terminal gets no 64 KB trace.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.dup2(devnull, 1)
     try:
         engine: InProcessEngine | None = InProcessEngine()
         missing = None
@@ -107,7 +120,9 @@ def _json_input(value: Any) -> Any:
         return value
 
 
-_spare: tuple[Any, multiprocessing.connection.Connection] | None = None
+_Worker = tuple[subprocess.Popen[bytes], multiprocessing.connection.Connection]
+
+_spare: _Worker | None = None
 _spare_lock = threading.Lock()
 _preloading: threading.Thread | None = None
 """Sending the modules to the spare: finished before anything else is sent to it."""
@@ -154,15 +169,15 @@ def discard_spare() -> None:
         _end(*spare, grace=0.0)
 
 
-def _take_spare() -> tuple[Any, multiprocessing.connection.Connection] | None:
+def _take_spare() -> _Worker | None:
     spare = _pop_spare()
-    if spare is not None and not spare[0].is_alive():
+    if spare is not None and spare[0].poll() is not None:
         _end(*spare)
         return None
     return spare
 
 
-def _pop_spare(*, sent: bool = True) -> tuple[Any, multiprocessing.connection.Connection] | None:
+def _pop_spare(*, sent: bool = True) -> _Worker | None:
     """The spare; with `sent`, once its modules are sent (or failed to be: it died)."""
     global _spare, _preloading
     with _spare_lock:
@@ -173,17 +188,27 @@ def _pop_spare(*, sent: bool = True) -> tuple[Any, multiprocessing.connection.Co
     return spare
 
 
-def _spawn() -> tuple[Any, multiprocessing.connection.Connection]:
-    parent, child = _CONTEXT.Pipe()
-    quiet = not os.environ.get("GITOPS_CHECKER_DEBUG")
-    process = _CONTEXT.Process(target=_serve, args=(child, quiet), daemon=True,
-                               name="gitops-checker-opa")
-    process.start()
-    child.close()
-    return process, parent
+def _spawn() -> _Worker:
+    """A new worker process. Quiet unless GITOPS_CHECKER_DEBUG is set: the Go runtime writes
+    goroutine dumps to stderr when it dies (out of memory); the parent reports the crash
+    itself, the user's terminal gets no 64 KB trace."""
+    parent, child = socket.socketpair()
+    quiet = subprocess.DEVNULL if not os.environ.get("GITOPS_CHECKER_DEBUG") else None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
+             "-c", _CHILD, json.dumps(sys.path), str(child.fileno())],
+            stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet,
+            pass_fds=(child.fileno(),))
+    except BaseException:
+        parent.close()
+        raise
+    finally:
+        child.close()
+    return process, multiprocessing.connection.Connection(parent.detach())
 
 
-def _end(process: Any, conn: multiprocessing.connection.Connection, *,
+def _end(process: subprocess.Popen[bytes], conn: multiprocessing.connection.Connection, *,
          grace: float = 0.5) -> None:
     """Ask a worker to stop, and make sure it does (killed after `grace` seconds)."""
     try:
@@ -191,10 +216,11 @@ def _end(process: Any, conn: multiprocessing.connection.Connection, *,
     except (OSError, ValueError):
         pass
     conn.close()
-    process.join(timeout=grace)
-    if process.is_alive():
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
         process.kill()
-        process.join()
+        process.wait()
 
 
 class WorkerEngine:
@@ -202,7 +228,7 @@ class WorkerEngine:
 
     def __init__(self, default_timeout: float | None = None) -> None:
         self.default_timeout = default_timeout
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self._modules: Mapping[str, str] = {}
         self._data = b""
@@ -293,8 +319,8 @@ class WorkerEngine:
         except (EOFError, OSError):
             code = None
             if self._process is not None:
-                self._process.join(timeout=1)
-                code = self._process.exitcode
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._process.wait(timeout=1)
             self._stop()
             raise RegoError("crash", [RegoProblem(
                 f"the OPA worker process ended unexpectedly (exit code {code})")]) from None
