@@ -350,7 +350,8 @@ def _register(rules: RuleSet, info: RuleInfo, path: str, line: int | None,
             "rules", f"duplicate rule id {info.id}: already defined at {first_path}:"
             f"{first_line or 1}; this one is not loaded (known ids: {known})", path, line))
         return False
-    names = {rules.infos()[i].name: i for i in rules.source_of if i in rules.infos()}
+    infos = rules.infos()
+    names = {infos[i].name: i for i in rules.source_of if i in infos}
     if info.name in names and names[info.name] != info.id:
         rules.errors.append(ToolError(
             "rules", f"rule {info.id} uses the name {info.name!r}, already the name of "

@@ -227,6 +227,17 @@ def _pair_brackets(toks: list[_Tok], path: str | None) -> dict[int, int]:
     return match
 
 
+_IMPORT_REGO_V1_LINE = re.compile(r"^import[ \t]+rego\.v1[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
+
+
+def _plainly_declares_rego_v1(source: str) -> bool:
+    """`import rego.v1` on a line of its own before any raw string: a line that starts with
+    `import` there is code (a comment starts with `#`, a quoted string cannot span lines,
+    only a raw string can). Lexing a whole module to find it costs a millisecond or two."""
+    found = _IMPORT_REGO_V1_LINE.search(source)
+    return found is not None and "`" not in source[:found.start()]
+
+
 def _declares_rego_v1(toks: list[_Tok]) -> bool:
     """`import rego.v1` anywhere in the token stream (never in a comment or string)."""
     for i in range(len(toks) - 3):
@@ -705,6 +716,8 @@ def is_v1(source: str) -> bool:
     all v1 keywords active, every rule body already has `if`, every partial set uses
     `contains` and no deprecated built-in is called. A module with no rule bodies at all
     (only constants) is both v0 and v1 and counts as v1."""
+    if _plainly_declares_rego_v1(source):
+        return True
     try:
         toks = _lex(source, None)
         if _declares_rego_v1(toks):
@@ -723,6 +736,8 @@ def to_v1(source: str, path: str | None = None) -> str:
     rewritten. Raises `RegoConversionError` naming `path` and the line for constructs it
     cannot convert safely.
     """
+    if _plainly_declares_rego_v1(source):
+        return source
     toks = _lex(source, path)
     if _declares_rego_v1(toks):
         return source

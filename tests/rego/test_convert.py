@@ -795,3 +795,20 @@ def test_contains_builtin_and_keyword_fields_are_not_identifiers(load: Any) -> N
     engine = load({"fields.rego": source})
     doc = {"in": "abc", "every": "b", "if": 1, "contains": 2}
     assert value(engine, "data.fields", doc) == {"hit": True, "kw": [1, 2]}
+
+
+def test_import_rego_v1_found_without_lexing_only_where_it_is_code(load: Any) -> None:
+    """`import rego.v1` on a line of its own is recognised without lexing the module; the
+    same text inside a raw string, a comment or a string is not an import, and
+    the v0 module around it is still converted."""
+    v0_body = 'deny[msg] {\n  input.x\n  msg := "x"\n}\n'
+    declared = "package p\n\nimport rego.v1  # all v1\n\ndeny contains msg if {\n  msg := 1\n}\n"
+    assert is_v1(declared) and to_v1(declared, "p.rego") is declared
+    for hidden in ("doc := `\nimport rego.v1\n`\n",  # a raw string spanning lines
+                   "# import rego.v1\n",
+                   "x := \"import rego.v1\"\n"):
+        source = f"package p\n\n{hidden}\n{v0_body}"
+        assert not is_v1(source), hidden
+        converted = to_v1(source, "p.rego")
+        assert converted != source and "deny contains msg if" in converted
+        assert messages(load({"p.rego": source}), "data.p.deny", {"x": True}) == {"x"}
