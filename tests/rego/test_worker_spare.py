@@ -102,3 +102,32 @@ def test_a_spare_that_cannot_start_is_left_to_the_engine(monkeypatch: pytest.Mon
         assert engine.query("x := data.t.doubled", {"n": 1}) == [{"x": 2}]
     finally:
         engine.close()
+
+
+def test_the_cli_ends_the_worker_it_started_early(tmp_path: Path) -> None:
+    """`check` starts the OPA worker before it knows whether it needs one: a run answered
+    from the result cache, a run refused for its arguments and a run against an OPA server
+    leave no child process behind."""
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                      "  name: c\n  namespace: erp\ndata: {a: b}\n")
+    script = (
+        "import os, sys\n"
+        "from checker.cli import main\n"
+        "root = sys.argv[1]\n"
+        "def children():\n"
+        "    return sum(len(open(f'/proc/self/task/{t}/children').read().split())\n"
+        "               for t in os.listdir('/proc/self/task'))\n"
+        "codes = []\n"
+        "for argv in ([root], [root], [root, '--base', 'main', '--changed'],\n"
+        "             [root, '--opa-url', 'http://127.0.0.1:9']):\n"
+        "    codes.append(main(['check', '--no-progress', '--format', 'json=' + os.devnull,\n"
+        "                       *argv]))\n"
+        "    codes.append(children())\n"
+        "print(*codes)\n")
+    env = {**os.environ, "GITOPS_CHECKER_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    codes = [int(c) for c in done.stdout.split()]
+    assert codes[1::2] == [0, 0, 0, 0], done.stdout
+    assert codes[0::2][:3] == [0, 0, 2], done.stdout  # checked, from the cache, refused
+
