@@ -26,14 +26,16 @@ import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
+import json
 import os
 import pickle
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from checker import __version__
 from checker.model import Report
@@ -71,15 +73,8 @@ class ResultCache:
     @classmethod
     def open(cls, directory: Path | None = None) -> ResultCache | None:
         """The cache, or None when its directory cannot be made safe to use."""
-        directory = directory or default_directory()
-        try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            info = directory.stat()
-        except OSError:
-            return None
-        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return None  # another user could plant a pickle there
-        return cls(directory)
+        directory = _own_directory(directory or default_directory(), parents=True)
+        return None if directory is None else cls(directory)
 
     def get(self, key: str, candidates: Sequence[str]) -> Report | None:
         path = self.directory / f"{key}.pickle"
@@ -137,15 +132,8 @@ class RenderCache:
 
     @classmethod
     def open(cls, results: ResultCache) -> RenderCache | None:
-        directory = results.directory / "renders"
-        try:
-            directory.mkdir(exist_ok=True, mode=0o700)
-            info = directory.stat()
-        except OSError:
-            return None
-        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return None
-        return cls(directory)
+        directory = _own_directory(results.directory / "renders")
+        return None if directory is None else cls(directory)
 
     @staticmethod
     def key(files: Iterable[Path], tool: str | None) -> tuple[str, bytes]:
@@ -199,6 +187,50 @@ class RenderCache:
         _prune(self.directory, limit)
 
 
+class JsonCache:
+    """Public data derived from files the checker ships or installs (the definitions a
+    built-in kind's schema reaches), as JSON named by a digest of what it was derived from.
+    Nothing in it is secret and nothing in it runs: a damaged entry is a miss."""
+
+    LIMIT = 4096
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def open(cls, results: ResultCache, name: str) -> JsonCache | None:
+        directory = _own_directory(results.directory / name)
+        return None if directory is None else cls(directory)
+
+    def get(self, digest: str) -> Any:
+        """The value kept under `digest`, or None."""
+        try:
+            return json.loads((self.directory / f"{digest}.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, digest: str, value: Any) -> None:
+        try:
+            text = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError):
+            return
+        _replace_atomically(self.directory / f"{digest}.json", lambda out: out.write(text))
+        _prune(self.directory, self.LIMIT, "*.json")
+
+
+def _own_directory(directory: Path, *, parents: bool = False) -> Path | None:
+    """`directory`, made if missing, unless another user could write there (and plant a
+    pickle), or it cannot be made."""
+    try:
+        directory.mkdir(parents=parents, exist_ok=True, mode=0o700)
+        info = directory.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return directory
+
+
 @dataclass(frozen=True)
 class _Sealed:
     nonce: bytes
@@ -219,10 +251,10 @@ def _unseal(sealed: _Sealed, name: str, seal: bytes) -> bytes:
     return AESGCM(seal).decrypt(sealed.nonce, sealed.ciphertext, name.encode())
 
 
-def _prune(directory: Path, limit: int) -> None:
+def _prune(directory: Path, limit: int, pattern: str = "*.pickle") -> None:
     """The newest `limit` entries kept (a hit refreshes an entry's time)."""
     try:
-        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime,
+        entries = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime,
                          reverse=True)
         for stale in entries[limit:]:
             stale.unlink(missing_ok=True)
@@ -231,15 +263,21 @@ def _prune(directory: Path, limit: int) -> None:
 
 
 def _write_atomically(target: Path, value: object) -> None:
+    """`value` pickled into `target`, atomically (see `_replace_atomically`)."""
+    _replace_atomically(
+        target, lambda out: pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _replace_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     """A temporary file renamed over the entry: readers see the old entry or the new one.
     Failing to keep an entry (a full disk, a value that cannot be pickled) costs the next
     run time, nothing else."""
     temporary: str | None = None
     try:
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", suffix=".pickle",
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-",
+                                         suffix=target.suffix, delete=False) as handle:
             temporary = handle.name
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            write(handle)
         os.replace(temporary, target)
         temporary = None
     except Exception:  # noqa: BLE001, S110 - see above

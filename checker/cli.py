@@ -337,7 +337,7 @@ def _check_started(args: argparse.Namespace) -> int:
 def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any) -> Report:
     """The check's report: an earlier run's when nothing it read has changed, else a new
     one (kept for the next run when every object could be checked)."""
-    from checker.cache import RenderCache, ResultCache, run_key
+    from checker.cache import JsonCache, RenderCache, ResultCache, run_key
     from checker.discover import discover
 
     today = dt.date.today()
@@ -361,7 +361,9 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
         run = run_check(args.paths, root=root, config=config, progress=progress,
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
                         with_rules=not args.schema_only, today=today,
-                        render_cache=RenderCache.open(cache) if cache is not None else None)
+                        render_cache=RenderCache.open(cache) if cache is not None else None,
+                        schema_cache=JsonCache.open(cache, "schemas") if cache is not None
+                        else None)
     if cache is not None and not run.report.errors and run.cacheable:
         extra = [Path(config.path)] if config.path else []
         cache.put(key, listing, [*run.inputs, *extra], run.report, started_ns=started_ns)

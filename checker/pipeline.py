@@ -17,7 +17,7 @@ from typing import Any
 
 from checker import __version__, crds
 from checker.builtin import BUILTIN_RULES
-from checker.cache import RenderCache
+from checker.cache import JsonCache, RenderCache
 from checker.config import Config
 from checker.deprecations import RULES as DEPRECATION_RULES
 from checker.deprecations import deprecation_findings
@@ -95,9 +95,10 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
               progress: ProgressHook | None = None, policy_dirs: Sequence[Path] = (),
               baseline: Path | None = None, today: dt.date | None = None,
               focus: Focus | None = None, with_rules: bool = True,
-              render_cache: RenderCache | None = None) -> CheckRun:
+              render_cache: RenderCache | None = None,
+              schema_cache: JsonCache | None = None) -> CheckRun:
     """`with_rules=False` is the schema stage alone (rules are loaded, so that the config
-    may name them, but not evaluated)."""
+    may name them, but not evaluated). `schema_cache`: see `SchemaSource`."""
     today = today or dt.date.today()
     # What is loaded stays alive for the whole run: the garbage collector need not walk it
     # again and again while it grows, nor afterwards (at 10,000 documents that cost ~1 s of
@@ -123,7 +124,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
         if collecting:
             gc.enable()
         return _checked(estate_load, packs, root=root, config=config, baseline=baseline,
-                        today=today, focus=focus, with_rules=with_rules)
+                        today=today, focus=focus, with_rules=with_rules,
+                        schema_cache=schema_cache)
     finally:
         discard_spare()  # not taken: no Rego rule was evaluated
         gc.unfreeze()
@@ -133,10 +135,11 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
 
 def _checked(estate_load: EstateLoad, packs: LoadedPacks, *, root: Path, config: Config,
              baseline: Path | None, today: dt.date, focus: Focus | None,
-             with_rules: bool) -> CheckRun:
+             with_rules: bool, schema_cache: JsonCache | None = None) -> CheckRun:
     """The rest of `run_check`, on the loaded estate."""
     loaded = estate_load.loaded
-    source = SchemaSource(config.kubernetes_version, strict=config.strict)
+    source = SchemaSource(config.kubernetes_version, strict=config.strict,
+                          reach_cache=schema_cache)
     errors = list(loaded.errors)
     # The Rego phase starts before the Secret values are gathered (a walk of every object,
     # ~0.2 s at 10,000 documents), so that its worker evaluates meanwhile. An error before
