@@ -362,7 +362,7 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
                         with_rules=not args.schema_only, today=today,
                         render_cache=RenderCache.open(cache) if cache is not None else None,
-                        schema_cache=JsonCache.open(cache, "schemas") if cache is not None
+                        derived_cache=JsonCache.open(cache, "derived") if cache is not None
                         else None)
     if cache is not None and not run.report.errors and run.cacheable:
         extra = [Path(config.path)] if config.path else []

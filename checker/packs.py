@@ -12,18 +12,22 @@ a duplicate id) becomes an error entry naming the file and line; the rest still 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checker import __version__
 from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
 from checker.load import is_object, load, read_text
 from checker.model import Manifest, RuleInfo, ToolError
 from checker.parse import Document, parse_json, parse_yaml
-from checker.pyrules import PythonRule, RuleLoadError, load_rule_module
+from checker.pyrules import PythonRule, RuleLoadError, deferred_rule, read_rule_module
 from checker.rego.convert import RegoConversionError
 from checker.rego.evaluate import RegoPolicies
 from checker.rego.gatekeeper import read_constraints, read_templates
@@ -40,6 +44,7 @@ from checker.rego.policies import (
 from checker.resources import RULES_DIR
 
 if TYPE_CHECKING:
+    from checker.cache import JsonCache
     from checker.config import Config
 
 BUNDLED_RULES = RULES_DIR
@@ -141,7 +146,9 @@ class LoadedPacks:
         return rules
 
 
-def load_packs(sources: RuleSources, *, root: Path) -> LoadedPacks:
+def load_packs(sources: RuleSources, *, root: Path,
+               notes_cache: JsonCache | None = None) -> LoadedPacks:
+    """`notes_cache`: where Python rules' notes are kept between runs (see `_load_pack`)."""
     rules = RuleSet()
     rules.source_of.update((rule_id, (path, None)) for rule_id, path in
                            BUILTIN_SOURCES.items())  # reserved: no pack may reuse them
@@ -171,7 +178,7 @@ def load_packs(sources: RuleSources, *, root: Path) -> LoadedPacks:
         every_package = pack.origin != "policy directory (conftest)" or sources.all_namespaces
         _load_pack(pack, rules, problems, gatekeeper_objects, root,
                    None if every_package else set(sources.namespaces),
-                   python=pack.path not in untrusted)
+                   python=pack.path not in untrusted, notes_cache=notes_cache)
     return LoadedPacks(rules, gatekeeper_objects, problems)
 
 
@@ -228,12 +235,20 @@ def _display(path: Path, root: Path) -> str:
 
 def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
                gatekeeper_objects: list[Manifest], root: Path,
-               namespaces: set[str] | None, python: bool = True) -> None:
-    """`python=False`: the pack's Python rules are reported as not run, never imported."""
-    for path in sorted(pack.path.glob("*.py")):
-        if path.name.startswith(("_", "test_")):
-            continue
-        shown = _display(path, root)
+               namespaces: set[str] | None, python: bool = True,
+               notes_cache: JsonCache | None = None) -> None:
+    """`python=False`: the pack's Python rules are reported as not run, never imported.
+    With `notes_cache`, rules noted by an earlier run of the same pack files are made from
+    those notes; their modules are imported when the run needs them (`ready_rules`)."""
+    rule_files = [(path, _display(path, root)) for path in sorted(pack.path.glob("*.py"))
+                  if not path.name.startswith(("_", "test_"))]
+    noting = notes_cache is not None and python and bool(rule_files)
+    notes_key = _python_files_key(pack) if noting else None
+    noted = notes_cache.get(notes_key) if notes_cache is not None and notes_key is not None \
+        else None
+    deferred = _deferred_rules(noted, rule_files, pack) if noted is not None else None
+    notes: dict[str, Any] | None = {} if noting and deferred is None else None
+    for path, shown in rule_files:
         if not python:
             problems.append(PolicyProblem(
                 "Python rule not run: the checked repository's config names this policy "
@@ -241,13 +256,22 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
                 "(--trust-config-code; docs/security.md)", shown))
             continue
         try:
-            rule = load_rule_module(path, shown, pack=pack.name)
+            if deferred is not None:
+                rule = deferred[path.name]
+            else:
+                rule, note = read_rule_module(path, shown, pack=pack.name)
+                if notes is not None:
+                    notes[path.name] = note
         except RuleLoadError as exc:
             problems.append(PolicyProblem(exc.message, exc.path, exc.line))
+            notes = None  # (an error is found again by importing, every run)
             continue
         if _register(rules, rule.info, shown, rule.line, pack.name):
             rules.python.append(rule)
             rules.documentation[rule.info.id] = rule.documentation
+    if notes and notes_cache is not None and notes_key is not None and \
+            _survives_json(notes) and _python_files_key(pack) == notes_key:
+        notes_cache.put(notes_key, notes)
     rego_files, other_files = find_policy_files(pack.path)
     modules: list[RegoModule] = []
     for path in rego_files:
@@ -290,6 +314,48 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
     # estate's own policy directories may override; other data files must agree.
     target = rules.rego.default_data if pack.origin == "bundled" else rules.rego.data
     _load_data_files(other_files, target, problems, gatekeeper_objects, root)
+
+
+_NOTES_FORMAT = 1
+
+
+def _deferred_rules(noted: Any, rule_files: Sequence[tuple[Path, str]], pack: Pack
+                    ) -> dict[str, PythonRule] | None:
+    """The pack's rules made from an earlier run's notes (by file name: how a file is shown
+    depends on the run's root); None unless every one can be."""
+    if not isinstance(noted, dict) or sorted(noted) != sorted(p.name for p, _ in rule_files):
+        return None
+    try:
+        return {path.name: deferred_rule(noted[path.name], path, shown, pack=pack.name)
+                for path, shown in rule_files}
+    except RuleLoadError:
+        return None
+
+
+def _python_files_key(pack: Pack) -> str | None:
+    """What a pack's rule notes are kept by: every Python file under the pack's directory
+    (rules, their helpers), by content, with this checker's version; None when one cannot
+    be read."""
+    digest = hashlib.blake2b(
+        f"python-rule-notes\0{_NOTES_FORMAT}\0{__version__}\0{pack.name}\0{pack.path}\0"
+        f"{sys.version_info[:2]}\0".encode("utf-8", "surrogatepass"), digest_size=20)
+    try:
+        for path in sorted(pack.path.rglob("*.py")):
+            content = path.read_bytes()
+            shown = path.relative_to(pack.path).as_posix().encode("utf-8", "surrogatepass")
+            digest.update(len(shown).to_bytes(8, "big") + shown)
+            digest.update(len(content).to_bytes(8, "big") + content)
+    except (OSError, ValueError):
+        return None
+    return digest.hexdigest()
+
+
+def _survives_json(value: Any) -> bool:
+    """Whether `value` comes back from JSON as it is (tuples, for one, do not)."""
+    try:
+        return bool(json.loads(json.dumps(value)) == value)
+    except (TypeError, ValueError):
+        return False
 
 
 def _rego_documentation(module: RegoModule, name: str) -> str:

@@ -36,7 +36,7 @@ from checker.kinds import is_cluster_scoped
 from checker.load import LoadResult, Locator, available_cores, load
 from checker.model import Finding, Manifest, Report, RuleInfo, Severity, ToolError, Violation
 from checker.packs import LoadedPacks, RuleSet, RuleSources, load_packs, python_options
-from checker.pyrules import Estate, run_rules
+from checker.pyrules import Estate, ready_rules, run_rules
 from checker.rego.engine import RegoEngine, RegoError
 from checker.rego.evaluate import Outcome, RegoChecker, RegoPolicies
 from checker.rego.gatekeeper import Constraint, constraint_crd
@@ -96,9 +96,10 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
               baseline: Path | None = None, today: dt.date | None = None,
               focus: Focus | None = None, with_rules: bool = True,
               render_cache: RenderCache | None = None,
-              schema_cache: JsonCache | None = None) -> CheckRun:
+              derived_cache: JsonCache | None = None) -> CheckRun:
     """`with_rules=False` is the schema stage alone (rules are loaded, so that the config
-    may name them, but not evaluated). `schema_cache`: see `SchemaSource`."""
+    may name them, but not evaluated). `derived_cache`: where what is worked out from the
+    checker's own files is kept between runs (see `SchemaSource`, `load_packs`)."""
     today = today or dt.date.today()
     # What is loaded stays alive for the whole run: the garbage collector need not walk it
     # again and again while it grows, nor afterwards (at 10,000 documents that cost ~1 s of
@@ -113,7 +114,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
             start_spare()  # the OPA worker starts up while the estate loads
         # The packs first: their Rego modules are parsed and compiled by the worker while
         # the estate loads (the estate's own templates, if any, are added after it).
-        packs = load_packs(RuleSources.for_config(config, root, policy_dirs), root=root)
+        packs = load_packs(RuleSources.for_config(config, root, policy_dirs), root=root,
+                           notes_cache=derived_cache)
         if own_worker:
             modules = packs.rego_modules()
             if modules:
@@ -125,7 +127,7 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
             gc.enable()
         return _checked(estate_load, packs, root=root, config=config, baseline=baseline,
                         today=today, focus=focus, with_rules=with_rules,
-                        schema_cache=schema_cache)
+                        derived_cache=derived_cache)
     finally:
         discard_spare()  # not taken: no Rego rule was evaluated
         gc.unfreeze()
@@ -135,11 +137,11 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
 
 def _checked(estate_load: EstateLoad, packs: LoadedPacks, *, root: Path, config: Config,
              baseline: Path | None, today: dt.date, focus: Focus | None,
-             with_rules: bool, schema_cache: JsonCache | None = None) -> CheckRun:
+             with_rules: bool, derived_cache: JsonCache | None = None) -> CheckRun:
     """The rest of `run_check`, on the loaded estate."""
     loaded = estate_load.loaded
     source = SchemaSource(config.kubernetes_version, strict=config.strict,
-                          reach_cache=schema_cache)
+                          reach_cache=derived_cache)
     errors = list(loaded.errors)
     # The Rego phase starts before the Secret values are gathered (a walk of every object,
     # ~0.2 s at 10,000 documents), so that its worker evaluates meanwhile. An error before
@@ -323,7 +325,8 @@ def evaluate_rules(rules: RuleSet, estate: Estate, tiers: TierResolver, config: 
 def _python_findings(rules: RuleSet, estate: Estate, tiers: TierResolver, config: Config,
                      stamper: Stamper, errors: list[ToolError],
                      subjects: Sequence[Manifest]) -> Iterable[Finding]:
-    enabled = [r for r in rules.python if stamper.enabled(r.info)]
+    enabled, import_errors = ready_rules([r for r in rules.python if stamper.enabled(r.info)])
+    errors.extend(import_errors)
     if not enabled:
         return []
     options, problems = python_options(rules, config.rule_options)

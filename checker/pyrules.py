@@ -148,6 +148,72 @@ class RuleLoadError(Exception):
 
 def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRule:
     """Import a rule module from a file and read its METADATA. Raises `RuleLoadError`."""
+    return read_rule_module(path, display, pack=pack)[0]
+
+
+def read_rule_module(path: Path, display: str, *, pack: str | None
+                     ) -> tuple[PythonRule, dict[str, Any]]:
+    """`load_rule_module`, and the rule's notes: what `deferred_rule` needs to make the same
+    rule again without importing it (its METADATA, documentation and METADATA's line)."""
+    module = _import_rule_module(path, display, pack)
+    metadata, documentation, line = _declared(module, display)
+    rule = _rule_from_metadata(metadata, documentation, line, getattr(module, "check", None),
+                               display, pack)
+    notes = {"metadata": metadata, "documentation": documentation, "line": line}
+    return dataclasses.replace(rule, source=path), notes
+
+
+def deferred_rule(notes: Any, path: Path, display: str, *, pack: str | None) -> PythonRule:
+    """The rule `read_rule_module` noted, its module imported only when `ready_rules` (or a
+    first call of its `check`) asks: the import is left for later in the run. Raises
+    `RuleLoadError` for notes that do not describe a rule."""
+    if not isinstance(notes, dict) or not isinstance(notes.get("metadata"), dict) or \
+            not isinstance(notes.get("documentation"), str) or \
+            not isinstance(notes.get("line"), int):
+        raise RuleLoadError("unreadable notes", display)
+    rule = _rule_from_metadata(notes["metadata"], notes["documentation"], notes["line"],
+                               DeferredCheck(path, display, pack), display, pack)
+    return dataclasses.replace(rule, source=path)
+
+
+class DeferredCheck:
+    """A rule's `check` whose module is imported on first use."""
+
+    def __init__(self, path: Path, display: str, pack: str | None) -> None:
+        self.path, self.display, self.pack = path, display, pack
+        self._check: Callable[..., Iterable[Any]] | None = None
+
+    def load(self) -> Callable[..., Iterable[Any]]:
+        """The module's `check`. Raises `RuleLoadError`."""
+        if self._check is None:
+            module = _import_rule_module(self.path, self.display, self.pack)
+            check = getattr(module, "check", None)
+            if not callable(check):
+                raise RuleLoadError("no check(manifest, ctx) function", self.display)
+            self._check = check
+        return self._check
+
+    def __call__(self, *args: Any) -> Iterable[Any]:
+        return self.load()(*args)
+
+
+def ready_rules(rules: Sequence[PythonRule]) -> tuple[list[PythonRule], list[ToolError]]:
+    """`rules` with their deferred modules imported; one that fails to import is an error
+    (as it would have been when the packs were loaded) and is not run."""
+    ready: list[PythonRule] = []
+    errors: list[ToolError] = []
+    for rule in rules:
+        if isinstance(rule.check, DeferredCheck):
+            try:
+                rule = dataclasses.replace(rule, check=rule.check.load())
+            except RuleLoadError as exc:
+                errors.append(ToolError("policy", exc.message, exc.path, exc.line))
+                continue
+        ready.append(rule)
+    return ready, errors
+
+
+def _import_rule_module(path: Path, display: str, pack: str | None) -> ModuleType:
     package = _pack_package(pack or "local", path.parent)
     module_name = f"{package}.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -162,7 +228,7 @@ def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRul
         sys.modules.pop(module_name, None)
         raise RuleLoadError(f"import failed: {type(exc).__name__}: {exc}", display,
                             _line_in(exc, path)) from None
-    return dataclasses.replace(_rule_from_module(module, display, pack), source=path)
+    return module
 
 
 def _pack_package(pack: str, directory: Path) -> str:
@@ -184,21 +250,24 @@ def _pack_package(pack: str, directory: Path) -> str:
     return name
 
 
-def _rule_from_module(module: ModuleType, display: str, pack: str | None) -> PythonRule:
+def _declared(module: ModuleType, display: str) -> tuple[dict[str, Any], str, int]:
+    """A rule module's METADATA, documentation (its docstring) and METADATA's line."""
     metadata = getattr(module, "METADATA", None)
     if not isinstance(metadata, dict):
         raise RuleLoadError("no METADATA dictionary at module level", display, 1)
-    line = _assignment_line(module, "METADATA")
+    return metadata, (module.__doc__ or "").strip(), _assignment_line(module, "METADATA")
+
+
+def _rule_from_metadata(metadata: dict[str, Any], documentation: str, line: int, check: Any,
+                        display: str, pack: str | None) -> PythonRule:
     problems = schema_errors(_METADATA_SCHEMA, metadata)
     if problems:
         explained = "; ".join(
             f"{'.'.join(map(str, e.absolute_path)) or 'METADATA'}: {e.message}"
             for e in problems)
         raise RuleLoadError(f"METADATA is invalid: {explained}", display, line)
-    check = getattr(module, "check", None)
     if not callable(check):
         raise RuleLoadError("no check(manifest, ctx) function", display, line)
-    documentation = (module.__doc__ or "").strip()
     if not documentation:
         raise RuleLoadError("the module docstring (the rule's documentation) is empty",
                             display, 1)

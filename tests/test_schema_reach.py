@@ -34,7 +34,7 @@ def test_reached_definitions_judge_as_all_definitions(estate: Path, tmp_path: Pa
     plain = run_check([str(estate)], root=estate, config=config, with_rules=False)
     for _ in ("cold", "warm"):
         reduced = run_check([str(estate)], root=estate, config=config, with_rules=False,
-                            schema_cache=cache)
+                            derived_cache=cache)
         assert _schema_findings(reduced.report) == _schema_findings(plain.report)
         assert reduced.report.errors == plain.report.errors
     if estate.name != "removed-api":  # (only APIs no version serves: no schema to reach)
