@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import io
 import os
 import sys
@@ -244,7 +245,12 @@ def _severity(text: str) -> Severity:
 def run() -> None:
     """The command-line entry point: `main`, then an exit that skips tearing the heap down
     object by object (about a second after checking 10,000 documents). Reports are written
-    and closed by then; standard streams are flushed here."""
+    and closed by then; standard streams are flushed here.
+
+    The process collects no garbage cycles: it lives for one command and makes few (15,710
+    objects left unreachable after checking 10,000 documents; the same peak memory), while
+    looking for them cost ~5–10 ms of the imports of a pre-commit hook's run."""
+    gc.disable()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

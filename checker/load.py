@@ -9,6 +9,7 @@ something meant to be an object went unchecked.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import stat
@@ -223,8 +224,10 @@ class ReadAhead:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # (no garbage cycles collected there: it parses and hands over, nothing stays)
             ahead._pool = ProcessPoolExecutor(max_workers=1,
-                                              mp_context=multiprocessing.get_context("spawn"))
+                                              mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=gc.disable)
             ahead._futures = [ahead._pool.submit(_read_many,
                                                  ahead.candidates[i:i + READ_AHEAD_CHUNK])
                               for i in range(0, len(ahead.candidates), READ_AHEAD_CHUNK)]

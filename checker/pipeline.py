@@ -105,7 +105,8 @@ def run_check(paths: Sequence[str], *, root: Path, config: Config,
     # again and again while it grows, nor afterwards (at 10,000 documents that cost ~1 s of
     # the load and ~4 s of locating findings). Collection pauses during the load, then
     # everything alive is frozen; the end of the run thaws it, so a long-lived process
-    # (tests, a server) collects it as usual afterwards.
+    # (tests, a server) collects it as usual afterwards. (The command line's process
+    # collects nothing at all: `checker.cli.run`.)
     collecting = gc.isenabled()
     gc.disable()
     try:

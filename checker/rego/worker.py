@@ -14,6 +14,7 @@ re-imported the parent's main script (the whole CLI, when started as `gitops-che
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import multiprocessing.connection
 import os
@@ -45,7 +46,9 @@ then the loop on the inherited socket."""
 
 
 def serve_socket(fd: int) -> None:
-    """The child's entry point: serve the parent on the socket `fd` until it goes away."""
+    """The child's entry point: serve the parent on the socket `fd` until it goes away
+    (without collecting garbage cycles: requests and answers make none)."""
+    gc.disable()
     conn = multiprocessing.connection.Connection(fd)
     try:
         _serve(conn)
