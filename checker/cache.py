@@ -293,6 +293,7 @@ def run_key(*, paths: Sequence[str], root: Path, config: object,
             baseline: Path | None, focus: object, with_rules: bool,
             today: dt.date) -> str:
     """The settings of a run, as a digest; files are compared separately."""
+    from checker.entrypoints import pack_entry_points
     from checker.render.kustomize import kubectl_path
 
     parts: list[object] = [
@@ -304,7 +305,7 @@ def run_key(*, paths: Sequence[str], root: Path, config: object,
         str(baseline.resolve()) if baseline else None,
         file_digest(baseline) if baseline else None,
         sorted((e.name, e.value, _distribution_of(e))
-               for e in importlib.metadata.entry_points(group="gitops_checker.packs")),
+               for e in pack_entry_points()),
         # Engines whose verdicts could change with their version.
         [_distribution(name) for name in _ENGINES],
         # Git's configuration says which repository this is (Argo CD apps naming it are

@@ -13,7 +13,6 @@ a duplicate id) becomes an error entry naming the file and line; the rest still 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from checker import __version__
 from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
+from checker.entrypoints import pack_entry_points
 from checker.load import is_object, load, read_text
 from checker.model import Manifest, RuleInfo, ToolError
 from checker.parse import Document, parse_json, parse_yaml
@@ -35,6 +35,7 @@ from checker.rego.policies import (
     PolicyProblem,
     RegoModule,
     RegoRule,
+    RuleHead,
     conftest_rules,
     find_policy_files,
     has_exception_rule,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from checker.config import Config
 
 BUNDLED_RULES = RULES_DIR
-ENTRY_POINT_GROUP = "gitops_checker.packs"
 DEFAULT_NAMESPACES = ("main",)
 RESERVED_DATA_KEYS = frozenset({"inventory", "gitops_checker"})
 
@@ -203,8 +203,7 @@ def _read_pack(path: Path, origin: str, problems: list[PolicyProblem], root: Pat
 
 def _entry_point_packs(problems: list[PolicyProblem], root: Path) -> list[Pack]:
     packs = []
-    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-                        key=lambda e: e.name):
+    for entry in pack_entry_points():
         try:
             module = entry.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not stop the run
@@ -273,7 +272,7 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
             _survives_json(notes) and _python_files_key(pack) == notes_key:
         notes_cache.put(notes_key, notes)
     rego_files, other_files = find_policy_files(pack.path)
-    modules: list[RegoModule] = []
+    texts: list[tuple[str, str]] = []
     for path in rego_files:
         if path.name.endswith("_test.rego"):
             continue
@@ -282,10 +281,8 @@ def _load_pack(pack: Pack, rules: RuleSet, problems: list[PolicyProblem],
         if isinstance(text, ToolError):
             problems.append(PolicyProblem(text.message, shown, text.line))
             continue
-        try:
-            modules.append(read_module(text, shown, pack=pack.name))
-        except RegoConversionError as exc:
-            problems.append(PolicyProblem(exc.message, exc.path or shown, exc.line))
+        texts.append((shown, text))
+    modules = _rego_modules(texts, pack, problems, notes_cache)
     rules.rego.modules.extend(modules)
     for module in modules:
         if namespaces is not None and module.package not in namespaces:
@@ -348,6 +345,67 @@ def _python_files_key(pack: Pack) -> str | None:
     except (OSError, ValueError):
         return None
     return digest.hexdigest()
+
+
+def _rego_modules(texts: Sequence[tuple[str, str]], pack: Pack,
+                  problems: list[PolicyProblem], notes_cache: JsonCache | None
+                  ) -> list[RegoModule]:
+    """The pack's modules (shown as, source), converted and scanned; with `notes_cache`, as an
+    earlier run noted them for the same sources (conversion and scanning are most of the
+    time it takes to load the bundled packs)."""
+    key = None
+    if notes_cache is not None and texts:
+        digest = hashlib.blake2b(f"rego-module-notes\0{_NOTES_FORMAT}\0{__version__}\0"
+                                 f"{pack.name}\0".encode("utf-8", "surrogatepass"),
+                                 digest_size=20)
+        for shown, text in texts:
+            for part in (shown, text):
+                encoded = part.encode("utf-8", "surrogatepass")
+                digest.update(len(encoded).to_bytes(8, "big") + encoded)
+        key = digest.hexdigest()
+        noted = _modules_from_notes(notes_cache.get(key), texts, pack)
+        if noted is not None:
+            return noted
+    modules: list[RegoModule] = []
+    notes: list[dict[str, Any]] | None = []
+    for shown, text in texts:
+        try:
+            module = read_module(text, shown, pack=pack.name)
+        except RegoConversionError as exc:
+            problems.append(PolicyProblem(exc.message, exc.path or shown, exc.line))
+            notes = None  # (found again by converting, every run)
+            continue
+        modules.append(module)
+        if notes is not None:
+            notes.append({"package": module.package,
+                          "source": None if module.source == text else module.source,
+                          "rules": [[h.name, h.line, h.metadata] for h in module.rules],
+                          "package_metadata": module.package_metadata})
+    if key is not None and notes is not None and notes_cache is not None and \
+            _survives_json(notes):
+        notes_cache.put(key, notes)
+    return modules
+
+
+def _modules_from_notes(noted: Any, texts: Sequence[tuple[str, str]], pack: Pack
+                        ) -> list[RegoModule] | None:
+    if not isinstance(noted, list) or len(noted) != len(texts):
+        return None
+    modules = []
+    try:
+        for note, (shown, text) in zip(noted, texts, strict=True):
+            heads = tuple(RuleHead(name, line, metadata) for name, line, metadata in note["rules"]
+                          if isinstance(name, str) and isinstance(line, int)
+                          and isinstance(metadata, dict))
+            source = note["source"] if note["source"] is not None else text
+            if len(heads) != len(note["rules"]) or not isinstance(note["package"], str) or \
+                    not isinstance(source, str) or not isinstance(note["package_metadata"], dict):
+                return None
+            modules.append(RegoModule(shown, note["package"], source, heads,
+                                      note["package_metadata"], pack.name))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return modules
 
 
 def _survives_json(value: Any) -> bool:

@@ -205,3 +205,47 @@ def test_damaged_or_unfaithful_notes_are_not_used(tmp_path: Path) -> None:
     sources = RuleSources(policy_dirs=[pack], bundled=False)
     load_packs(sources, root=tmp_path, notes_cache=cache)
     assert not _notes_entries(tmp_path / "cache")
+
+
+V0_MODULE = '''package gitops_checker.own_rego
+
+# METADATA
+# custom:
+#   id: OWNR01
+#   severity: low
+deny[msg] {
+  input.kind == "ConfigMap"
+  not input.metadata.labels.team
+  msg := "config map without team"
+}
+'''
+
+
+def test_rego_modules_from_notes_are_the_modules_read(tmp_path: Path) -> None:
+    """Bundled packs and a v0 module (noted converted); a module that does not convert is
+    never noted; damaged notes are read again."""
+    pack = tmp_path / "rego"
+    pack.mkdir()
+    (pack / "own.rego").write_text(V0_MODULE, encoding="utf-8")
+    cache = JsonCache(tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    sources = RuleSources(policy_dirs=[pack], all_namespaces=True)
+    read = load_packs(sources, root=tmp_path).rules.rego
+    for _ in ("noting", "from notes"):
+        noted = load_packs(sources, root=tmp_path, notes_cache=cache).rules.rego
+        assert noted.modules == read.modules
+        assert noted.rules == read.rules and noted.exception_packages == read.exception_packages
+    own = next(m for m in noted.modules if m.path.endswith("own.rego"))
+    assert "deny contains msg if" in own.source
+    entries = [p for p in (tmp_path / "cache").glob("*.json")
+               if "gitops_checker.own_rego" in p.read_text(encoding="utf-8")]
+    assert len(entries) == 1
+    entries[0].write_text('[{"package": 1}]', encoding="utf-8")
+    assert load_packs(sources, root=tmp_path, notes_cache=cache).rules.rego.modules == \
+        read.modules
+    (pack / "bad.rego").write_text("package p\n\nok {\n  every := 1\n}\n", encoding="utf-8")
+    before = set((tmp_path / "cache").glob("*.json"))
+    loaded = load_packs(sources, root=tmp_path, notes_cache=cache)
+    assert any("every" in p.message for p in loaded.problems)
+    assert not [p for p in set((tmp_path / "cache").glob("*.json")) - before
+                if "gitops_checker.own_rego" in p.read_text(encoding="utf-8")]
