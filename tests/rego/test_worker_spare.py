@@ -131,3 +131,34 @@ def test_the_cli_ends_the_worker_it_started_early(tmp_path: Path) -> None:
     assert codes[1::2] == [0, 0, 0, 0], done.stdout
     assert codes[0::2][:3] == [0, 0, 2], done.stdout  # checked, from the cache, refused
 
+
+
+def test_the_channel_carries_large_messages_and_reports_the_end() -> None:
+    """Messages larger than a socket's buffer arrive whole and in order, `poll` waits for
+    one, and the other end's closing is EOFError, not a hang."""
+    import pickle
+    import socket
+    import threading
+
+    from checker.rego.worker import Channel
+
+    left, right = socket.socketpair()
+    sender, receiver = Channel(left), Channel(right)
+    big = {"text": "x" * 5_000_000, "items": list(range(100_000))}
+    assert not receiver.poll(0.01)
+
+    def send() -> None:
+        sender.send(big)
+        sender.send_bytes(pickle.dumps(("after", 1)))
+        sender.close()
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assert receiver.poll(10)
+    assert receiver.recv() == big
+    assert receiver.recv() == ("after", 1)
+    thread.join()
+    assert receiver.poll(1)  # the end is readable
+    with pytest.raises(EOFError):
+        receiver.recv()
+    receiver.close()
