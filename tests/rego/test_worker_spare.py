@@ -16,6 +16,17 @@ from checker.rego import worker
 from checker.rego.worker import WorkerEngine, discard_spare, start_spare
 
 MODULE = "package t\n\nimport rego.v1\n\ndoubled := input.n * 2\n"
+CHILDREN = (
+    "def children():\n"
+    "    # the kernel's list of this process's children, thread by thread (a thread may end\n"
+    "    # between the listing and the reading)\n"
+    "    found = 0\n"
+    "    for task in os.listdir('/proc/self/task'):\n"
+    "        try:\n"
+    "            found += len(open(f'/proc/self/task/{task}/children').read().split())\n"
+    "        except FileNotFoundError:\n"
+    "            pass\n"
+    "    return found\n")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -79,9 +90,8 @@ def test_a_check_leaves_no_worker_behind(tmp_path: Path, bundled: bool) -> None:
         "from checker.pipeline import run_check\n"
         "root = Path(sys.argv[1])\n"
         f"run = run_check([str(root)], root=root, config=Config(bundled_packs={bundled}))\n"
-        "children = [open(f'/proc/self/task/{t}/children').read().split()\n"
-        "            for t in os.listdir('/proc/self/task')]\n"
-        "print(len(run.report.findings), sum(map(len, children)))\n")
+        f"{CHILDREN}"
+        "print(len(run.report.findings), children())\n")
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split()[1] == "0"
@@ -114,9 +124,7 @@ def test_the_cli_ends_the_worker_it_started_early(tmp_path: Path) -> None:
         "import os, sys\n"
         "from checker.cli import main\n"
         "root = sys.argv[1]\n"
-        "def children():\n"
-        "    return sum(len(open(f'/proc/self/task/{t}/children').read().split())\n"
-        "               for t in os.listdir('/proc/self/task'))\n"
+        f"{CHILDREN}"
         "codes = []\n"
         "for argv in ([root], [root], [root, '--base', 'main', '--changed'],\n"
         "             [root, '--opa-url', 'http://127.0.0.1:9']):\n"
@@ -126,7 +134,8 @@ def test_the_cli_ends_the_worker_it_started_early(tmp_path: Path) -> None:
         "print(*codes)\n")
     env = {**os.environ, "GITOPS_CHECKER_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120, check=True)
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
     codes = [int(c) for c in done.stdout.split()]
     assert codes[1::2] == [0, 0, 0, 0], done.stdout
     assert codes[0::2][:3] == [0, 0, 2], done.stdout  # checked, from the cache, refused
