@@ -95,7 +95,14 @@ _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
 
 def code_only(source: str) -> str:
     """A module with its strings and comments blanked out, offsets (and lines) kept."""
-    return _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+    return _STRING_OR_COMMENT.sub(_blank, source)
+
+
+def _blank(match: re.Match[str]) -> str:
+    text = match.group()
+    if "\n" not in text:
+        return " " * len(text)
+    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 def sandboxed(modules: Mapping[str, str]) -> tuple[dict[str, str], list[RegoProblem]]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checker.cli import main
-from checker.rego.engine import sandboxed
+from checker.rego.engine import _STRING_OR_COMMENT, code_only, sandboxed
 
 GOOD = """\
 package main
@@ -55,3 +58,12 @@ def test_strings_and_comments_naming_a_builtin_are_not_calls() -> None:
               "raw := `opa.runtime()`\nlookup_ip_addr(x) := x\n")
     allowed, problems = sandboxed({"p.rego": source})
     assert problems == [] and allowed == {"p.rego": source}
+
+
+@given(st.text(alphabet=st.sampled_from(list('ab"`#\\\n é{}')), max_size=80))
+def test_code_only_blanks_strings_and_comments_in_place(source: str) -> None:
+    """Every character of a string or comment becomes a space, newlines stay where they
+    were, and code is left alone: offsets and lines of the rest are those of the source."""
+    expected = _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+    assert code_only(source) == expected
+    assert len(code_only(source)) == len(source)
