@@ -167,26 +167,19 @@ class InProcessEngine:
         data: this engine's current one)."""
         from opa_bindings import OpaError
 
-        modules, problems = sandboxed(modules)
-        parsed: dict[str, str] = {}
-        probe = self._factory()
-        try:
-            for name, source in modules.items():
-                try:
-                    probe.add_policy(name, source)
-                except OpaError as exc:
-                    problems.extend(_with_path(parse_problems(exc.message), name))
-                else:
-                    parsed[name] = source
-        finally:
-            probe.close()
-        # Compile errors only surface when a query is prepared, and one bad module fails
-        # them all: drop the modules OPA names and try again until the rest compile.
+        parsed, problems = sandboxed(modules)
+        # A module that does not parse is refused by `add_policy` and leaves the engine as
+        # it was. Compile errors only surface when a query is prepared, and one bad module
+        # fails them all: drop the modules OPA names and try again until the rest compile.
         while True:
             engine = self._new_engine()
             self._engine = engine  # (closed by the next new engine)
-            for name, source in parsed.items():
-                engine.add_policy(name, source)
+            for name, source in list(parsed.items()):
+                try:
+                    engine.add_policy(name, source)
+                except OpaError as exc:
+                    problems.extend(_with_path(parse_problems(exc.message), name))
+                    del parsed[name]
             try:
                 # Before the data: OPA keeps every query it prepared, at a cost that grows
                 # with the data (~120 MB at 10,000 documents for this probe alone).

@@ -79,3 +79,18 @@ def test_the_spare_worker_checks_ahead() -> None:
         engine.close()
         plain.close()
         discard_spare()
+
+
+def test_modules_that_do_not_parse_or_compile_leave_the_others_loaded() -> None:
+    """One engine: a module that does not parse is refused as it is added, one that does
+    not compile is dropped at the first query, each named with its line; the rest answer."""
+    engine = InProcessEngine()
+    try:
+        problems = engine.load({"broken.rego": SYNTAX_ERROR, "good.rego": GOOD,
+                                "unsafe.rego": UNSAFE_VAR, "other.rego": OTHER}, DATA)
+        assert sorted({p.path for p in problems}) == ["broken.rego", "unsafe.rego"]
+        assert all(p.line for p in problems)
+        assert engine.query("a := data.good.doubled", {"n": 2}) == [{"a": 4}]
+        assert engine.query("c := [x | x := data.other.big]", {"n": 11}) == [{"c": [True]}]
+    finally:
+        engine.close()
