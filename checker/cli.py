@@ -348,13 +348,14 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
 
     today = dt.date.today()
     cache = None if args.no_cache or "-" in args.paths else ResultCache.open()
+    derived = JsonCache.open(cache, "derived") if cache is not None else None
     key, listing = "", []
     if cache is not None:
         baseline = args.baseline or (root / config.baseline if config.baseline else None)
         key = run_key(paths=args.paths, root=root, config=config, policy_dirs=args.policy,
                       config_dirs=[root / p for p in config.policies], baseline=baseline,
                       focus=sorted(focus.files) if focus is not None else None,
-                      with_rules=not args.schema_only, today=today)
+                      with_rules=not args.schema_only, today=today, derived=derived)
         found, skipped = discover(args.paths, root, exclude=config.exclude)
         listing = [c.display for c in found] + [f"{s.display}\0{s.reason}" for s in skipped]
         cached = cache.get(key, listing)
@@ -368,8 +369,7 @@ def _cached_check(args: argparse.Namespace, root: Path, config: Any, focus: Any)
                         policy_dirs=args.policy, baseline=args.baseline, focus=focus,
                         with_rules=not args.schema_only, today=today,
                         render_cache=RenderCache.open(cache) if cache is not None else None,
-                        derived_cache=JsonCache.open(cache, "derived") if cache is not None
-                        else None)
+                        derived_cache=derived)
     if cache is not None and not run.report.errors and run.cacheable:
         extra = [Path(config.path)] if config.path else []
         cache.put(key, listing, [*run.inputs, *extra], run.report, started_ns=started_ns)

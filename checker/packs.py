@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from checker import __version__
 from checker.builtin import BUILTIN_SOURCES
 from checker.discover import Candidate
-from checker.entrypoints import pack_entry_points
+from checker.installed import installed, pack_entry_points
 from checker.load import is_object, load, read_text
 from checker.model import Manifest, RuleInfo, ToolError
 from checker.parse import Document, parse_json, parse_yaml
@@ -159,7 +159,7 @@ def load_packs(sources: RuleSources, *, root: Path,
         packs += [_read_pack(p, "bundled", problems, root) for p in sorted(BUNDLED_RULES.iterdir())
                   if (p / "pack.yaml").is_file()]
     if sources.entry_points:
-        packs += _entry_point_packs(problems, root)
+        packs += _entry_point_packs(problems, root, notes_cache)
     untrusted: set[Path] = set()
     for directory, trusted in [*((d, False) for d in sources.config_dirs),
                                *((d, True) for d in sources.policy_dirs)]:
@@ -201,8 +201,11 @@ def _read_pack(path: Path, origin: str, problems: list[PolicyProblem], root: Pat
     return Pack(data["name"], path, str(data.get("description") or ""), origin)
 
 
-def _entry_point_packs(problems: list[PolicyProblem], root: Path) -> list[Pack]:
-    packs = []
+def _entry_point_packs(problems: list[PolicyProblem], root: Path,
+                       notes_cache: JsonCache | None) -> list[Pack]:
+    packs: list[Pack] = []
+    if not installed(notes_cache).packs:
+        return packs  # (known without opening every distribution's metadata)
     for entry in pack_entry_points():
         try:
             module = entry.load()

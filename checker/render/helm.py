@@ -13,8 +13,6 @@ runtime. Once it is loaded, this process must not `fork` without `exec` (the
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
 import importlib.util
 import json
 import re
@@ -51,13 +49,11 @@ MIN_SECRET_LENGTH = 6  # shorter value strings are not hidden in Helm's messages
 _NOT_INSTALLED = f"Helm chart not rendered: the helm extra is not installed ({INSTALL_HINT})"
 
 
-@functools.cache
 def sdk_identity() -> str | None:
     """The installed SDK's version (what its renders depend on), without loading it."""
-    try:
-        return importlib.metadata.version("helm-python-sdk")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    from checker.installed import installed
+
+    return installed().versions["helm-python-sdk"]
 
 
 class _Unavailable(Exception):
