@@ -187,9 +187,11 @@ class RenderCache:
 
 
 class JsonCache:
-    """Public data derived from files the checker ships or installs (the definitions a
-    built-in kind's schema reaches), as JSON named by a digest of what it was derived from.
-    Nothing in it is secret and nothing in it runs: a damaged entry is a miss."""
+    """Data derived from the checker's, the packs' and the environment's files (not the
+    estate's): the definitions a built-in kind's schema reaches, rule packs as read, what
+    is installed. JSON named by a digest of what it was derived from; nothing in it is
+    secret, unpickled or imported, and a damaged entry is a miss. (Rego modules in it are
+    evaluated, like any policy: the directory is the result cache's, owner-only.)"""
 
     LIMIT = 4096
 
