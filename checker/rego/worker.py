@@ -41,10 +41,13 @@ OPA_MISSING = ("the OPA engine is not installed (Python package opa-golib-python
                "see docs/install.md): Rego rules cannot be evaluated")
 
 
-_CHILD = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-          "from checker.rego.worker import serve_socket; serve_socket(int(sys.argv[2]))")
-"""The child's program: the parent's import path (as multiprocessing's spawn hands over),
-then the loop on the inherited socket."""
+def _child_program(fd: int) -> str:
+    """The child's program: this process's import path (as multiprocessing's spawn hands it
+    over), set before anything is imported, then the loop on the inherited socket. The
+    child runs isolated (`-I`): the working directory, usually the checked repository, is
+    not on its path, so a `json.py` there is never imported."""
+    return (f"import sys; sys.path[:] = {list(sys.path)!r}; "
+            f"from checker.rego.worker import serve_socket; serve_socket({fd})")
 
 
 def serve_socket(fd: int) -> None:
@@ -242,7 +245,7 @@ def _spawn() -> _Worker:
     try:
         process = subprocess.Popen(
             [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-             "-c", _CHILD, json.dumps(sys.path), str(child.fileno())],
+             "-I", "-c", _child_program(child.fileno())],
             stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet,
             pass_fds=(child.fileno(),))
     except BaseException:

@@ -171,3 +171,26 @@ def test_the_channel_carries_large_messages_and_reports_the_end() -> None:
     with pytest.raises(EOFError):
         receiver.recv()
     receiver.close()
+
+
+def test_the_worker_does_not_import_from_the_working_directory(tmp_path: Path) -> None:
+    """The checked repository is usually the working directory: a `json.py` there must not
+    run in the OPA worker. This process runs without `site` (whose .pth files import json
+    before anything else could) and without the working directory on its own path."""
+    import sysconfig
+
+    (tmp_path / "json.py").write_text(
+        "open('imported-from-cwd', 'w').write('yes')\nraise SystemExit(3)\n")
+    script = ("import sys\n"
+              f"sys.path[:] = [{str(REPO)!r}, {sysconfig.get_paths()['purelib']!r}] + "
+              "[p for p in sys.path if p]\n"
+              "from checker.rego.worker import WorkerEngine\n"
+              "engine = WorkerEngine()\n"
+              "print(engine.load({'t.rego': 'package t\\n\\nx := 1\\n'}, {}),\n"
+              "      engine.query('v := data.t.x', None))\n"
+              "engine.close()\n")
+    done = subprocess.run([sys.executable, "-S", "-c", script], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] [{'v': 1}]"
+    assert not (tmp_path / "imported-from-cwd").exists()
