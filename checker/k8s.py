@@ -184,10 +184,13 @@ def schedule_gaps(expression: Any) -> ScheduleGaps | None:
 
 
 _CALENDAR_START = dt.date(2026, 1, 1)
-_DATE_CYCLE_YEARS = 4
-"""Runs that depend on the date or on the weekday alone repeat every 4 years (leap day)."""
-_WEEKDAY_DATE_CYCLE_YEARS = 28
-"""Runs that depend on both (`13 * 5`, `* 2 MON#1`) repeat every 28 years (until 2100)."""
+_WEEK = 7
+"""Days with runs chosen by the weekday alone repeat every week;"""
+_LEAP_CYCLE = 1_461
+"""by the date alone (month lengths, leap days), every 4 years;"""
+_CALENDAR_CYCLE = 10_227
+"""by both (`13 * 5`, `* 2 MON#1`, `LW`), every 28 years: 4 × 7 years, after which dates
+and weekdays line up again (until 2100, which is not a leap year)."""
 _DAY = 86_400
 
 
@@ -196,8 +199,8 @@ def _cron_gaps(text: str) -> ScheduleGaps | None:
     """Worked out from the fields instead of simulated run by run (a simulation costs
     milliseconds per schedule): the runs of a day are the product of its hours, minutes and
     seconds; the days with runs are read off a calendar with cronsim's own day matching,
-    over a whole cycle of the fields that choose them. A schedule that runs at most once in
-    that cycle has it as its longest gap."""
+    over one period of the fields that choose them, the gap from the period's last run to
+    the next period's first included. None when it cannot be read or never runs."""
     from cronsim import CronSim, CronSimError
 
     try:
@@ -205,18 +208,27 @@ def _cron_gaps(text: str) -> ScheduleGaps | None:
     except (CronSimError, ValueError):
         return None
     first, last, within = _gaps_within_a_day(sim.hours, sim.minutes, sim.seconds)
-    years = _WEEKDAY_DATE_CYCLE_YEARS if _weekday_meets_date(sim) else _DATE_CYCLE_YEARS
-    days = _days_with_runs(sim, years)
-    if len(days) < 2 and years == _DATE_CYCLE_YEARS:
-        years = _WEEKDAY_DATE_CYCLE_YEARS
-        days = _days_with_runs(sim, years)
-    across = [_DAY * (b - a) - last + first for a, b in itertools.pairwise(days)]
-    if not days or (not across and within is None):
-        span = _years_later(_CALENDAR_START, years) - _CALENDAR_START
-        return ScheduleGaps(span, span)
+    period = _days_period(sim)
+    days = _days_with_runs(sim, period)
+    if not days:
+        return None
+    across = [_DAY * (b - a) - last + first
+              for a, b in itertools.pairwise([*days, days[0] + period])]
     candidates = across + list(within or ())
     return ScheduleGaps(dt.timedelta(seconds=min(candidates)),
                         dt.timedelta(seconds=max(candidates)))
+
+
+def _days_period(sim: Any) -> int:
+    """The number of days after which the days a schedule runs on repeat."""
+    plain_weekdays = all(isinstance(w, int) for w in sim.weekdays)
+    every_weekday = plain_weekdays and len({w % 7 for w in sim.weekdays}) == 7
+    every_date = set(sim.days) >= set(range(1, 32)) and set(sim.months) >= set(range(1, 13))
+    if plain_weekdays and every_date:
+        return _WEEK
+    if every_weekday and sim.LAST_WEEKDAY not in sim.days:  # (`LW`: the last weekday)
+        return _LEAP_CYCLE
+    return _CALENDAR_CYCLE
 
 
 def _gaps_within_a_day(hours: Iterable[int], minutes: Iterable[int], seconds: Iterable[int]
@@ -237,19 +249,10 @@ def _gaps_within_a_day(hours: Iterable[int], minutes: Iterable[int], seconds: It
     return first, last, (min(steps), max(steps)) if steps else None
 
 
-def _weekday_meets_date(sim: Any) -> bool:
-    """Whether the days with runs depend on weekday and date together (a weekday field
-    other than every day, with a day-of-month or month field other than all)."""
-    weekdays = {w % 7 for w in sim.weekdays if isinstance(w, int)}
-    every_weekday = len(weekdays) == 7 and all(isinstance(w, int) for w in sim.weekdays)
-    every_date = set(range(1, 32)) <= set(sim.days) and set(sim.months) >= set(range(1, 13))
-    return not every_weekday and not every_date
-
-
-def _days_with_runs(sim: Any, years: int) -> list[int]:
-    """Ordinals of the days with runs, over `years` from the calendar's start."""
+def _days_with_runs(sim: Any, days: int) -> list[int]:
+    """Ordinals of the days with runs, over `days` from the calendar's start."""
     day = _CALENDAR_START
-    end = _years_later(day, years)
+    end = day + dt.timedelta(days=days)
     one = dt.timedelta(days=1)
     found = []
     months, match_day = sim.months, sim.match_day
@@ -261,10 +264,6 @@ def _days_with_runs(sim: Any, years: int) -> list[int]:
             found.append(day.toordinal())
         day += one
     return found
-
-
-def _years_later(day: dt.date, years: int) -> dt.date:
-    return day.replace(year=day.year + years)
 
 
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from checker.k8s import (
     _CALENDAR_START,
+    _days_period,
     _days_with_runs,
     _gaps_within_a_day,
-    _weekday_meets_date,
     schedule_gaps,
 )
 
@@ -46,6 +46,15 @@ HOUR = dt.timedelta(hours=1)
     ("0 0 */2 * 1", 7 * DAY, 21 * DAY),  # odd days that are Mondays
     ("*/10 */5 * * * *", dt.timedelta(seconds=10), dt.timedelta(seconds=250)),
     ("0 0 29 2 *", 1461 * DAY, 1461 * DAY),  # leap days: one in four years
+    # Reached only over 28 years (weekday and date together) and across the period's end;
+    # the figures are cronsim's own simulation over 2026-2099.
+    ("0 0 LW */3 *", 87 * DAY, 94 * DAY),  # a quarter's last business day
+    ("0 0 LW 12 *", 364 * DAY, 368 * DAY),
+    ("0 0 LW 6,12 *", 179 * DAY, 186 * DAY),
+    ("0 0 * * 1#3,2#1", 8 * DAY, 22 * DAY),
+    ("0 0 * * 0#5,1#5", DAY, 118 * DAY),
+    ("0 0,12 * 2 MON#5", 12 * HOUR, 10226 * DAY + 12 * HOUR),  # one day in 28 years
+    ("0 0 */7 2,9 5L", 511 * DAY, 1827 * DAY),
 ])
 def test_known_schedules(expression: str, shortest: dt.timedelta,
                          longest: dt.timedelta) -> None:
@@ -55,7 +64,8 @@ def test_known_schedules(expression: str, shortest: dt.timedelta,
 
 
 @pytest.mark.parametrize("expression", ["0 25 * * *", "0 0 30 2 *", "nonsense", "", None, 7,
-                                        "@every soon"])
+                                        "@every soon",
+                                        "0 0 LW * */7"])  # (a Sunday that is a weekday: never)
 def test_unreadable_schedules(expression: object) -> None:
     assert schedule_gaps(expression) is None
 
@@ -104,7 +114,7 @@ def test_days_with_runs_as_simulated(days: str, months: str, weekdays: str) -> N
     end = dt.datetime(2030, 1, 1)
     simulated = [run.date().toordinal()
                  for run in itertools.takewhile(lambda run: run < end, sim)]
-    assert _days_with_runs(CronSim(expression, dt.datetime(2026, 1, 1)), 4) == simulated
+    assert _days_with_runs(CronSim(expression, dt.datetime(2026, 1, 1)), 1461) == simulated
     assert _CALENDAR_START == dt.date(2026, 1, 1)
 
 
@@ -127,6 +137,6 @@ def test_simulated_gaps_lie_within_the_worked_out_ones(
     if simulated:
         assert gaps.shortest <= min(simulated)
         assert max(simulated) <= gaps.longest
-    cycle = 28 if _weekday_meets_date(CronSim(expression, dt.datetime(2026, 1, 1))) else 4
-    if len(runs) == 300 and runs[-1] - runs[0] >= dt.timedelta(days=cycle * 366):
+    period = _days_period(CronSim(expression, dt.datetime(2026, 1, 1)))
+    if len(runs) == 300 and runs[-1] - runs[0] >= dt.timedelta(days=period + 1):
         assert (gaps.shortest, gaps.longest) == (min(simulated), max(simulated))
