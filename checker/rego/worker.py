@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from checker.rego.engine import (
     InProcessEngine,
@@ -68,6 +68,7 @@ class Channel:
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
+        self._poller: select.poll | None = None
 
     def send(self, message: Any) -> None:
         self.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
@@ -83,9 +84,12 @@ class Channel:
         return pickle.loads(self._read(size))
 
     def poll(self, timeout: float) -> bool:
-        """Whether a message (or the other end's closing) arrives within `timeout` s."""
-        ready, _, _ = select.select([self._socket], [], [], timeout)
-        return bool(ready)
+        """Whether a message (or the other end's closing) arrives within `timeout` s.
+        (`poll`, not `select`: a process may hold more than 1,024 descriptors.)"""
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self._socket, select.POLLIN)
+        return bool(self._poller.poll(max(0, int(timeout * 1000))))
 
     def close(self) -> None:
         self._socket.close()
@@ -296,7 +300,7 @@ class WorkerEngine:
             self.restarts += 1
         assert self._conn is not None
         limit = timeout if timeout is not None else self.default_timeout
-        self._conn.send(("query", query, input))
+        self._send(("query", query, input))
         message = f"query did not finish within {limit:g} s" if limit else ""
         return self._receive(limit, message)  # type: ignore[no-any-return]
 
@@ -323,10 +327,15 @@ class WorkerEngine:
                 self._start()
                 self.restarts += 1
             assert self._conn is not None
-            if encoded is not None and len(pending) == len(inputs):
-                self._conn.send_bytes(encoded)
-            else:
-                self._conn.send(("query_each", query, pending))
+            try:
+                if encoded is not None and len(pending) == len(inputs):
+                    self._send(encoded=encoded)
+                else:
+                    self._send(("query_each", query, pending))
+            except RegoError as exc:  # gone before it was asked: the first input's answer
+                yield exc
+                pending, encoded = pending[1:], None
+                continue
             encoded = None  # a restarted worker is sent what is left
             answered = 0
             try:
@@ -352,7 +361,7 @@ class WorkerEngine:
 
     def _start(self) -> list[RegoProblem]:
         self._process, self._conn = _take_spare() or _spawn()
-        self._conn.send(("load", self._modules, self._data))
+        self._send(("load", self._modules, self._data))
         # Loading is bounded by the size of the policies, not by input: no timeout.
         problems: list[RegoProblem] = self._receive(None, "")
         return problems
@@ -365,17 +374,32 @@ class WorkerEngine:
         try:
             status, payload = self._conn.recv()
         except (EOFError, OSError):
-            code = None
-            if self._process is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    code = self._process.wait(timeout=1)
-            self._stop()
-            raise RegoError("crash", [RegoProblem(
-                f"the OPA worker process ended unexpectedly (exit code {code})")]) from None
+            self._crashed()
         if status == "error":
             kind, problems = payload
             raise RegoError(kind, problems)
         return payload
+
+    def _send(self, message: Any = None, *, encoded: bytes | None = None) -> None:
+        """A request to the worker (`encoded`: pickled already); one that has gone away is
+        a crash, as `_receive` reports it."""
+        assert self._conn is not None
+        try:
+            if encoded is not None:
+                self._conn.send_bytes(encoded)
+            else:
+                self._conn.send(message)
+        except OSError:
+            self._crashed()
+
+    def _crashed(self) -> NoReturn:
+        code = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._process.wait(timeout=1)
+        self._stop()
+        raise RegoError("crash", [RegoProblem(
+            f"the OPA worker process ended unexpectedly (exit code {code})")]) from None
 
     def _stop(self) -> None:
         process, conn, self._process, self._conn = self._process, self._conn, None, None

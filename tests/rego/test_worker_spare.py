@@ -194,3 +194,55 @@ def test_the_worker_does_not_import_from_the_working_directory(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] [{'v': 1}]"
     assert not (tmp_path / "imported-from-cwd").exists()
+
+
+def test_a_worker_that_died_idle_is_a_crash_then_replaced() -> None:
+    """Killed between requests, the worker's socket refuses the next request: that is the
+    same crash error as an answer that never came, and the next request gets a new worker."""
+    from checker.rego.engine import RegoError
+
+    engine = WorkerEngine()
+    try:
+        assert engine.load({"t.rego": MODULE}, {}) == []
+        for ask in ("query", "query_each"):
+            process = engine._process
+            assert process is not None
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            if ask == "query":
+                with pytest.raises(RegoError) as caught:
+                    engine.query("x := data.t.doubled", {"n": 1})
+                assert caught.value.kind == "crash"
+                assert engine.query("x := data.t.doubled", {"n": 2}) == [{"x": 4}]
+            else:
+                answers = list(engine.query_each("x := data.t.doubled", [{"n": 1}, {"n": 3}]))
+                assert isinstance(answers[0], RegoError) and answers[0].kind == "crash"
+                assert answers[1] == [{"x": 6}]
+    finally:
+        engine.close()
+
+
+def test_the_channel_polls_beyond_1024_descriptors() -> None:
+    import resource
+    import socket
+
+    from checker.rego.worker import Channel
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open {hard} files at most")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        left, right = socket.socketpair()
+        assert right.fileno() > 1024
+        receiver = Channel(right)
+        assert not receiver.poll(0.01)
+        Channel(left).send("hello")
+        assert receiver.poll(5) and receiver.recv() == "hello"
+        left.close()
+        receiver.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
