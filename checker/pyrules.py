@@ -146,11 +146,15 @@ class RuleLoadError(Exception):
         self.message, self.path, self.line = message, path, line
 
 
+def load_rule_module(path: Path, display: str, *, pack: str | None) -> PythonRule:
+    """Import a rule module from a file and read its METADATA. Raises `RuleLoadError`."""
+    return read_rule_module(path, display, pack=pack)[0]
+
+
 def read_rule_module(path: Path, display: str, *, pack: str | None
                      ) -> tuple[PythonRule, dict[str, Any]]:
-    """Import a rule module from a file and read its METADATA: the rule, and its notes,
-    what `deferred_rule` needs to make the same rule again without importing it (METADATA,
-    documentation, METADATA's line). Raises `RuleLoadError`."""
+    """`load_rule_module`, and the rule's notes: what `deferred_rule` needs to make the same
+    rule again without importing it (its METADATA, documentation and METADATA's line)."""
     module = _import_rule_module(path, display, pack)
     metadata, documentation, line = _declared(module, display)
     rule = _rule_from_metadata(metadata, documentation, line, getattr(module, "check", None),
