@@ -334,19 +334,25 @@ def _deferred_rules(noted: Any, rule_files: Sequence[tuple[Path, str]], pack: Pa
 
 def _python_files_key(pack: Pack) -> str | None:
     """What a pack's rule notes are kept by: every Python file under the pack's directory
-    (rules, their helpers), by content, with this checker's version; None when one cannot
-    be read."""
-    digest = hashlib.blake2b(
-        f"python-rule-notes\0{_NOTES_FORMAT}\0{__version__}\0{pack.name}\0{pack.path}\0"
-        f"{sys.version_info[:2]}\0".encode("utf-8", "surrogatepass"), digest_size=20)
+    (rules, their helpers), by content; None when one cannot be read."""
     try:
-        for path in sorted(pack.path.rglob("*.py")):
-            content = path.read_bytes()
-            shown = path.relative_to(pack.path).as_posix().encode("utf-8", "surrogatepass")
-            digest.update(len(shown).to_bytes(8, "big") + shown)
-            digest.update(len(content).to_bytes(8, "big") + content)
+        return _notes_key("python-rule-notes", pack, [
+            (path.relative_to(pack.path).as_posix(), path.read_bytes())
+            for path in sorted(pack.path.rglob("*.py"))])
     except (OSError, ValueError):
         return None
+
+
+def _notes_key(kind: str, pack: Pack, parts: Iterable[tuple[str, bytes]]) -> str:
+    """A digest of (name, content) pairs of a pack, with this checker's and Python's
+    versions: an earlier run's notes are used only for the very same files."""
+    digest = hashlib.blake2b(
+        f"{kind}\0{_NOTES_FORMAT}\0{__version__}\0{sys.version_info[:2]}\0{pack.name}\0"
+        f"{pack.path}\0".encode("utf-8", "surrogatepass"), digest_size=20)
+    for name, content in parts:
+        shown = name.encode("utf-8", "surrogatepass")
+        digest.update(len(shown).to_bytes(8, "big") + shown)
+        digest.update(len(content).to_bytes(8, "big") + content)
     return digest.hexdigest()
 
 
@@ -358,14 +364,8 @@ def _rego_modules(texts: Sequence[tuple[str, str]], pack: Pack,
     time it takes to load the bundled packs)."""
     key = None
     if notes_cache is not None and texts:
-        digest = hashlib.blake2b(f"rego-module-notes\0{_NOTES_FORMAT}\0{__version__}\0"
-                                 f"{pack.name}\0".encode("utf-8", "surrogatepass"),
-                                 digest_size=20)
-        for shown, text in texts:
-            for part in (shown, text):
-                encoded = part.encode("utf-8", "surrogatepass")
-                digest.update(len(encoded).to_bytes(8, "big") + encoded)
-        key = digest.hexdigest()
+        key = _notes_key("rego-module-notes", pack,
+                         [(shown, text.encode("utf-8", "surrogatepass")) for shown, text in texts])
         noted = _modules_from_notes(notes_cache.get(key), texts, pack)
         if noted is not None:
             return noted
